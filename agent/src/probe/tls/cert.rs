@@ -212,9 +212,7 @@ fn ip_string(bytes: &[u8]) -> String {
 /// Whether the certificates are in issuing order, whether a root was sent, and how many.
 pub fn chain_facts(chain: &[Parsed]) -> ChainFacts {
     let details: Vec<Option<&Detail>> = chain.iter().map(|p| p.detail.as_ref()).collect();
-    let in_order = if chain.is_empty() {
-        None
-    } else if details.iter().any(Option::is_none) {
+    let in_order = if chain.is_empty() || details.iter().any(Option::is_none) {
         None
     } else {
         Some(details.windows(2).all(|w| match (w[0], w[1]) {

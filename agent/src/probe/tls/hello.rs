@@ -366,11 +366,17 @@ impl AnswerReader {
         result
     }
 
-    /// The answer when the peer closed the connection.
-    pub fn closed(&mut self) -> Answer {
+    /// The answer when the peer closed the connection; closing in the middle of a record or
+    /// of a handshake message before any ServerHello is a protocol violation.
+    pub fn closed(&mut self) -> Result<Answer, ReadError> {
         match self.hello.take() {
-            Some(hello) => Answer::Hello(hello),
-            None => Answer::Closed,
+            Some(hello) => Ok(Answer::Hello(hello)),
+            None if self.record_buf.is_empty() && self.handshake_buf.is_empty() => {
+                Ok(Answer::Closed)
+            }
+            None => Err(ReadError::NotTls(
+                "the connection closed in the middle of the server's answer".into(),
+            )),
         }
     }
 

@@ -153,10 +153,12 @@ impl Ctx<'_> {
                     }
                     Err(e) => return Err(net::io_error(&e, "reading the ServerHello")),
                 };
-                if n == 0 {
-                    return Ok(reader.closed());
-                }
-                match reader.feed(&buf[..n]) {
+                let progress = if n == 0 {
+                    reader.closed().map(Progress::Done)
+                } else {
+                    reader.feed(&buf[..n])
+                };
+                match progress {
                     Ok(Progress::NeedMore) => {}
                     Ok(Progress::Done(answer)) => return Ok(answer),
                     Err(ReadError::TooLarge(limit)) => {
@@ -346,7 +348,7 @@ pub async fn probe(
         // 3. The legacy versions.
         let legacy = [Version::Ssl3, Version::Tls10, Version::Tls11];
         let results = join_all(legacy.iter().map(|v| {
-            let want = need_cert && *v != Version::Ssl3;
+            let want = need_cert;
             let suites = suites::offer_for(*v);
             async move { (*v, ctx.offer(*v, &suites, want).await) }
         }))
@@ -374,7 +376,12 @@ pub async fn probe(
 
     // The chain from a raw hello, when the modern handshake could not get it.
     if chain_der.is_empty() {
-        for v in [Version::Tls12, Version::Tls11, Version::Tls10] {
+        for v in [
+            Version::Tls12,
+            Version::Tls11,
+            Version::Tls10,
+            Version::Ssl3,
+        ] {
             if let Some(Offer::Accepted(h)) = offers.get(&v)
                 && !h.certificates.is_empty()
             {

@@ -113,17 +113,26 @@ fn der_contents(raw: &[u8]) -> &[u8] {
     raw.get(header..).unwrap_or(raw)
 }
 
-/// Whether the served chain ends short of a root: the last certificate is not self-signed and
-/// its issuer is not a root of the store, so an intermediate is probably missing.
+/// Whether an intermediate is missing from the served chain: `true` when the server sent no CA
+/// certificate after the leaf and the leaf's issuer is not a root of the store; `false` when
+/// the chain ends at a self-signed certificate or at one issued by a root of the store; `null`
+/// when it ends at a CA of unknown issuer (an unknown root and a missing intermediate look the
+/// same from outside).
 pub fn missing_intermediate(chain: &[Parsed], store: &TrustStore) -> Option<bool> {
     let last = chain.last()?.detail.as_ref()?;
-    if last.certificate.self_signed {
+    if last.certificate.self_signed || store.has_subject(der_contents(&last.issuer_raw)) {
         return Some(false);
     }
-    Some(!store.has_subject(der_contents(&last.issuer_raw)))
+    let served_ca = chain.iter().skip(1).any(|p| p.summary.is_ca);
+    if served_ca { None } else { Some(true) }
 }
 
-/// Validates the served chain for `host` at `now`.
+/// The smallest leaf keys accepted (CA/Browser Forum Baseline Requirements, 6.1.5).
+const MIN_RSA_BITS: u32 = 2048;
+const MIN_EC_BITS: u32 = 256;
+
+/// Validates the served chain for `host` at `now`: the chain to a root of the store, the
+/// leaf's key size, then the name.
 pub fn validate(chain: &[Parsed], host: &str, store: &TrustStore, now: Timestamp) -> Validation {
     let label = store.label().to_string();
     let Some(leaf) = chain.first() else {
@@ -166,7 +175,24 @@ pub fn validate(chain: &[Parsed], host: &str, store: &TrustStore, now: Timestamp
         None,
         None,
     );
+    let weak_key = leaf.detail.as_ref().and_then(|d| {
+        let c = &d.certificate;
+        let weak = (c.key_type == "RSA" && c.key_bits < MIN_RSA_BITS)
+            || (c.key_type == "EC" && c.key_bits < MIN_EC_BITS);
+        weak.then(|| format!("{} {}", c.key_type, c.key_bits))
+    });
     match chain_result {
+        Ok(_) if weak_key.is_some() => Validation {
+            status: "untrusted".into(),
+            trusted: false,
+            error: Some("weak_key".into()),
+            detail: Some(format!(
+                "the certificate's key ({}) is below the minimum of RSA {MIN_RSA_BITS} / EC {MIN_EC_BITS} bits that CAs may issue and browsers accept",
+                weak_key.unwrap_or_default()
+            )),
+            hostname_match,
+            trust_store: label,
+        },
         Ok(_) if hostname_match == Some(true) => Validation {
             status: "trusted".into(),
             trusted: true,

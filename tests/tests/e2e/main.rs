@@ -1,0 +1,14 @@
+//! End-to-end tests: the real `canhgac-agent` binary against real peers on 127.0.0.1.
+//!
+//! One test binary; its modules say where new tests go:
+//! - `agent`: running the binary and reading its JSON Lines;
+//! - `tls_certificates`: trust verdicts, names, keys, chains (rustls sites with test-PKI certs);
+//! - `tls_protocols`: versions, suites, order (rustls sites, `openssl s_server`, hello peers);
+//! - `hostile`: peers that stall, babble, oversize or truncate: clear errors, no hang;
+//! - `cli`: targets files, JSON Lines, exit statuses and usage errors.
+
+mod agent;
+mod cli;
+mod hostile;
+mod tls_certificates;
+mod tls_protocols;
