@@ -34,7 +34,19 @@ pub(crate) fn runtime() -> &'static Runtime {
 
 /// Binds a listener on 127.0.0.1 with a port chosen by the system.
 pub(crate) fn bind_loopback() -> io::Result<std::net::TcpListener> {
-    std::net::TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+    bind_loopback_ip(Ipv4Addr::LOCALHOST)
+}
+
+/// Binds a listener on a loopback address (127.0.0.0/8 all routes to `lo` on Linux, so a
+/// benchmark can give each site its own "host"). Any other address is refused.
+pub(crate) fn bind_loopback_ip(ip: Ipv4Addr) -> io::Result<std::net::TcpListener> {
+    if !ip.is_loopback() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("canhgac-testkit binds loopback addresses only, not {ip}"),
+        ));
+    }
+    std::net::TcpListener::bind(SocketAddrV4::new(ip, 0))
 }
 
 /// A running accept loop on the shared runtime. Dropping it closes the listening socket, aborts

@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::background::{ServerHandle, bind_loopback};
+use crate::background::{ServerHandle, bind_loopback_ip};
 use crate::pki::Leaf;
 
 /// Longest a client may take to complete the handshake.
@@ -85,6 +85,7 @@ pub struct TlsSiteBuilder {
     ocsp: Option<Vec<u8>>,
     headers: Vec<(String, String)>,
     body: String,
+    bind_ip: Ipv4Addr,
 }
 
 impl fmt::Debug for TlsSiteBuilder {
@@ -111,6 +112,7 @@ impl Clone for TlsSiteBuilder {
             ocsp: self.ocsp.clone(),
             headers: self.headers.clone(),
             body: self.body.clone(),
+            bind_ip: self.bind_ip,
         }
     }
 }
@@ -128,7 +130,15 @@ impl TlsSiteBuilder {
             ocsp: None,
             headers: Vec::new(),
             body: DEFAULT_BODY.to_owned(),
+            bind_ip: Ipv4Addr::LOCALHOST,
         }
+    }
+
+    /// Listens on another loopback address (127.0.0.0/8), so that many sites look like many
+    /// hosts to a scanner's per-host politeness limit.
+    pub fn bind_ip(mut self, ip: Ipv4Addr) -> Self {
+        self.bind_ip = ip;
+        self
     }
 
     /// Restricts the protocol versions.
@@ -209,7 +219,7 @@ impl TlsSiteBuilder {
     /// Starts the site on 127.0.0.1 with a free port.
     pub fn start(&self) -> anyhow::Result<TlsSite> {
         let config = self.server_config()?;
-        TlsSite::start_with(config, self.response_template())
+        TlsSite::start_with(config, self.response_template(), self.bind_ip)
     }
 
     fn response_template(&self) -> Arc<Response> {
@@ -265,13 +275,18 @@ impl TlsSite {
         let config = builder.server_config()?;
         let response = builder.response_template();
         (0..n)
-            .map(|_| Self::start_with(config.clone(), response.clone()))
+            .map(|_| Self::start_with(config.clone(), response.clone(), builder.bind_ip))
             .collect()
     }
 
-    fn start_with(config: Arc<ServerConfig>, response: Arc<Response>) -> anyhow::Result<TlsSite> {
+    fn start_with(
+        config: Arc<ServerConfig>,
+        response: Arc<Response>,
+        ip: Ipv4Addr,
+    ) -> anyhow::Result<TlsSite> {
         crate::init_crypto();
-        let listener = bind_loopback().context("TLS site: cannot bind 127.0.0.1:0")?;
+        let listener =
+            bind_loopback_ip(ip).with_context(|| format!("TLS site: cannot bind {ip}:0"))?;
         let stats = Arc::new(SiteStats::default());
         let acceptor = TlsAcceptor::from(config);
         let conn_stats = stats.clone();
@@ -287,7 +302,7 @@ impl TlsSite {
         Ok(TlsSite { handle, stats })
     }
 
-    /// The listening address (always 127.0.0.1).
+    /// The listening address (127.0.0.1 unless [`TlsSiteBuilder::bind_ip`] chose another).
     pub fn addr(&self) -> SocketAddr {
         self.handle.addr()
     }

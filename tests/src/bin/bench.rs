@@ -1,1 +1,324 @@
-fn main() {}
+//! `canhgac-bench`: speed and memory of the agent against local fixture endpoints, with a peer
+//! tool (testssl.sh) measured in the same run, reported as ratios.
+//!
+//! Everything runs on loopback: each fixture site listens on its own 127.0.0.x address, so the
+//! agent's per-host politeness limit applies per site as it would per agency server.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use canhgac_testkit::{TestPki, TlsSite, TlsSiteBuilder};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "canhgac-bench", about = "canhgac benchmarks (loopback only)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Full TLS scans (protocols, suites, certificate) of local endpoints, against testssl.sh.
+    Tls {
+        /// Fixture endpoints to scan.
+        #[arg(long, default_value_t = 200)]
+        endpoints: usize,
+        /// Targets the agent scans at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Endpoints scanned by testssl.sh for the comparison (0 to skip).
+        #[arg(long, default_value_t = 4)]
+        testssl_sample: usize,
+        /// The agent binary (default: next to this one).
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One measured run of a child process.
+struct Measured {
+    elapsed: Duration,
+    peak_rss_kib: u64,
+    stdout: String,
+    status: i32,
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs a command, polling its peak resident set size (VmHWM) until it exits.
+fn measure(cmd: &mut Command) -> Result<Measured> {
+    let out = tempfile::NamedTempFile::new()?;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::from(out.reopen()?))
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ok(Measured {
+        elapsed: started.elapsed(),
+        peak_rss_kib: peak,
+        stdout: std::fs::read_to_string(out.path())?,
+        status: status.code().unwrap_or(-1),
+    })
+}
+
+fn sibling(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(name);
+    if !path.exists() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p canhgac-agent)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn find_testssl() -> Option<PathBuf> {
+    ["testssl", "testssl.sh"].iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    })
+}
+
+/// Starts `n` sites, each on its own loopback address, cycling through four configurations.
+fn start_sites(n: usize) -> Result<Vec<TlsSite>> {
+    let pki = TestPki::shared();
+    let variants: Vec<TlsSiteBuilder> = vec![
+        TlsSite::builder(&pki.localhost()),
+        TlsSite::builder(
+            &pki.issue(
+                &canhgac_testkit::LeafSpec::new(canhgac_testkit::pki::LOCALHOST_NAMES)
+                    .key(canhgac_testkit::KeyKind::Rsa2048),
+            ),
+        ),
+        TlsSite::builder(&pki.localhost()).tls12_only(),
+        TlsSite::builder(&pki.expired(canhgac_testkit::pki::LOCALHOST_NAMES)).tls13_only(),
+    ];
+    (0..n)
+        .map(|i| {
+            let ip = Ipv4Addr::new(127, 0, ((i + 1) / 250) as u8, ((i + 1) % 250 + 1) as u8);
+            variants[i % variants.len()].clone().bind_ip(ip).start()
+        })
+        .collect()
+}
+
+fn tls_bench(
+    endpoints: usize,
+    concurrency: usize,
+    sample: usize,
+    agent: Option<PathBuf>,
+    as_json: bool,
+) -> Result<()> {
+    canhgac_testkit::init_crypto();
+    let agent = match agent {
+        Some(p) => p,
+        None => sibling("canhgac-agent")?,
+    };
+    eprintln!("starting {endpoints} fixture endpoints on 127.0.0.x ...");
+    let sites = start_sites(endpoints)?;
+    let dir = tempfile::tempdir()?;
+    let ca = TestPki::shared().write_ca_file(dir.path());
+    let targets = dir.path().join("targets.txt");
+    let mut f = std::fs::File::create(&targets)?;
+    for s in &sites {
+        writeln!(f, "{}", s.addr())?;
+    }
+    drop(f);
+
+    // Warm-up (page cache, binary) and single-endpoint latency: 5 runs against one endpoint.
+    let one = sites[0].addr().to_string();
+    let mut singles = Vec::new();
+    let mut probe_ms = Vec::new();
+    for _ in 0..5 {
+        let m = measure(
+            Command::new(&agent)
+                .args(["scan", "--json", &one, "--ca-file"])
+                .arg(&ca),
+        )?;
+        let report: serde_json::Value = serde_json::from_str(m.stdout.trim())?;
+        probe_ms.push(report["duration_ms"].as_u64().unwrap_or(0));
+        singles.push(m.elapsed);
+    }
+    singles.sort();
+    probe_ms.sort();
+    let single = singles[singles.len() / 2];
+
+    eprintln!("canhgac-agent: scanning {endpoints} endpoints, {concurrency} at a time ...");
+    let m = measure(
+        Command::new(&agent)
+            .args(["scan", "--json", "--targets-file"])
+            .arg(&targets)
+            .args(["--concurrency", &concurrency.to_string(), "--ca-file"])
+            .arg(&ca),
+    )?;
+    let lines = m.stdout.lines().count();
+    if lines != endpoints || m.status != 0 {
+        bail!(
+            "the agent returned {lines} reports for {endpoints} endpoints (exit {})",
+            m.status
+        );
+    }
+    let mut connections = 0u64;
+    let mut complete = 0usize;
+    for line in m.stdout.lines() {
+        let r: serde_json::Value = serde_json::from_str(line)?;
+        connections += r["tls"]["connections"].as_u64().unwrap_or(0);
+        if r["tls"]["protocols"]["tls1.2"].is_boolean() && r["tls"]["certificate"].is_object() {
+            complete += 1;
+        }
+    }
+    let agent_rate = endpoints as f64 / m.elapsed.as_secs_f64();
+
+    let mut testssl = serde_json::Value::Null;
+    let mut ratio_text = "testssl.sh not installed (scripts/bench installs it)".to_string();
+    if sample > 0
+        && let Some(bin) = find_testssl()
+    {
+        eprintln!("testssl.sh: scanning {sample} endpoints, 2 at a time (2 cores) ...");
+        let started = Instant::now();
+        let mut peak = 0u64;
+        for pair in sites[..sample.min(sites.len())].chunks(2) {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|s| {
+                    let bin = bin.clone();
+                    let addr = s.addr().to_string();
+                    std::thread::spawn(move || run_testssl(&bin, &addr))
+                })
+                .collect();
+            for h in handles {
+                let m = h.join().expect("thread")?;
+                peak = peak.max(m.peak_rss_kib);
+            }
+        }
+        let elapsed = started.elapsed();
+        let rate = sample as f64 / elapsed.as_secs_f64();
+        ratio_text = format!("{:.0}x testssl.sh's throughput", agent_rate / rate);
+        testssl = json!({
+            "endpoints": sample,
+            "seconds": elapsed.as_secs_f64(),
+            "endpoints_per_second": rate,
+            "seconds_per_endpoint_per_process": elapsed.as_secs_f64() * 2.0 / sample as f64,
+            "peak_rss_mib_per_process": peak as f64 / 1024.0,
+            "throughput_ratio": agent_rate / rate,
+            "options": TESTSSL_ARGS.join(" "),
+        });
+    }
+    let figures = json!({
+        "benchmark": "tls",
+        "endpoints": endpoints,
+        "concurrency": concurrency,
+        "canhgac": {
+            "seconds": m.elapsed.as_secs_f64(),
+            "endpoints_per_second": agent_rate,
+            "peak_rss_mib": m.peak_rss_kib as f64 / 1024.0,
+            "complete_reports": complete,
+            "connections_per_endpoint": connections as f64 / endpoints as f64,
+            "single_endpoint_process_ms": single.as_secs_f64() * 1000.0,
+            "single_endpoint_probe_ms": probe_ms[probe_ms.len() / 2],
+        },
+        "testssl": testssl,
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        println!(
+            "canhgac-agent: {endpoints} endpoints in {:.2} s = {:.1} endpoints/s, peak RSS {:.1} MiB, {:.1} connections/endpoint",
+            m.elapsed.as_secs_f64(),
+            agent_rate,
+            m.peak_rss_kib as f64 / 1024.0,
+            connections as f64 / endpoints as f64
+        );
+        println!(
+            "one endpoint: {} ms probe, {:.0} ms including process start (median of 5)",
+            probe_ms[probe_ms.len() / 2],
+            single.as_secs_f64() * 1000.0
+        );
+        if !testssl.is_null() {
+            println!(
+                "testssl.sh ({}): {} endpoints in {:.1} s = {:.3} endpoints/s, {:.1} s per endpoint per process",
+                TESTSSL_ARGS.join(" "),
+                sample,
+                testssl["seconds"].as_f64().unwrap_or(0.0),
+                testssl["endpoints_per_second"].as_f64().unwrap_or(0.0),
+                testssl["seconds_per_endpoint_per_process"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            );
+        }
+        println!("ratio: canhgac-agent = {ratio_text}");
+    }
+    drop(sites);
+    Ok(())
+}
+
+/// testssl.sh checks comparable to the agent's: protocols, every suite per protocol, server
+/// defaults (certificate), server preference; no DNS (loopback only), no phoning out.
+const TESTSSL_ARGS: [&str; 11] = [
+    "--quiet",
+    "--color",
+    "0",
+    "--warnings",
+    "off",
+    "--nodns",
+    "none",
+    "-p",
+    "-E",
+    "-S",
+    "-P",
+];
+
+fn run_testssl(bin: &Path, addr: &str) -> Result<Measured> {
+    let m = measure(Command::new(bin).args(TESTSSL_ARGS).arg(addr))?;
+    if !m.stdout.contains("Testing protocols") {
+        bail!(
+            "testssl.sh did not scan {addr} (exit {}): {}",
+            m.status,
+            m.stdout.lines().take(5).collect::<Vec<_>>().join(" | ")
+        );
+    }
+    Ok(m)
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Bench::Tls {
+            endpoints,
+            concurrency,
+            testssl_sample,
+            agent,
+            json,
+        } => tls_bench(endpoints, concurrency, testssl_sample, agent, json),
+    }
+}
