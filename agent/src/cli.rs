@@ -44,7 +44,7 @@ struct ScanArgs {
     /// Targets: https://host[:port]/, host, host:port or [v6]:port.
     targets: Vec<String>,
     /// Read more targets from a file, one per line (# starts a comment).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "targets", visible_alias = "targets-file", value_name = "FILE")]
     targets_file: Option<PathBuf>,
     /// Print JSON Lines (one report per line) instead of tables.
     #[arg(long)]
@@ -111,7 +111,7 @@ fn read_targets(args: &ScanArgs) -> Result<Vec<Target>> {
         }
     }
     if raw.is_empty() {
-        bail!("no targets: give them as arguments or with --targets-file FILE");
+        bail!("no targets: give them as arguments or with --targets FILE");
     }
     raw.iter()
         .map(|(t, from)| Target::parse(t).with_context(|| format!("target from {from}")))

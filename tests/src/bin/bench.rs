@@ -177,7 +177,7 @@ fn tls_bench(
     eprintln!("canhgac-agent: scanning {endpoints} endpoints, {concurrency} at a time ...");
     let m = measure(
         Command::new(&agent)
-            .args(["scan", "--json", "--targets-file"])
+            .args(["scan", "--json", "--targets"])
             .arg(&targets)
             .args(["--concurrency", &concurrency.to_string(), "--ca-file"])
             .arg(&ca),

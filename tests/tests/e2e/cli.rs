@@ -19,7 +19,7 @@ fn a_targets_file_gives_one_json_line_per_target() {
     }
     std::fs::write(&file, text).unwrap();
     let run = scan(&[
-        "--targets-file",
+        "--targets",
         file.to_str().unwrap(),
         "--ca-file",
         ca_file().to_str().unwrap(),

@@ -165,3 +165,41 @@ fn ip_address_targets_match_ip_sans() {
     assert_eq!(validation(r)["trusted"], true, "{}", validation(r));
     assert_eq!(r["tls"]["certificate"]["san_ip"][0], "127.0.0.1");
 }
+
+#[test]
+fn a_chain_served_out_of_order_with_its_root_is_described_as_served() {
+    let pki = TestPki::shared();
+    let leaf = pki.leaf(&[NAME]);
+    let chain = vec![
+        leaf.chain_der[0].clone(),
+        pki.root_der().clone(),
+        pki.intermediate_der().clone(),
+    ];
+    let s = canhgac_testkit::TlsSiteBuilder::new(chain, leaf.key_der.clone_key())
+        .start()
+        .unwrap();
+    let r = scan_name(NAME, s.port(), &[]);
+    let facts = &r["tls"]["chain_facts"];
+    assert_eq!(facts["served"], 3);
+    assert_eq!(facts["in_order"], false, "{facts}");
+    assert_eq!(facts["includes_root"], true);
+    assert_eq!(r["tls"]["chain"][1]["self_signed"], true);
+    assert_eq!(
+        validation(&r)["trusted"],
+        true,
+        "clients still build the path"
+    );
+}
+
+#[test]
+fn an_ocsp_staple_is_noticed() {
+    let s = TlsSite::builder(&TestPki::shared().leaf(&[NAME]))
+        .ocsp_staple(vec![0x30, 0x03, 0x0a, 0x01, 0x00])
+        .start()
+        .unwrap();
+    let r = scan_name(NAME, s.port(), &[]);
+    assert_eq!(r["tls"]["negotiated"]["ocsp_stapled"], true);
+    let plain = site(&TestPki::shared().leaf(&[NAME]));
+    let r = scan_name(NAME, plain.port(), &[]);
+    assert_eq!(r["tls"]["negotiated"]["ocsp_stapled"], false);
+}
