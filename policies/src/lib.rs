@@ -5,6 +5,7 @@
 //! follow. It does no I/O beyond reading pack files, and never reads the clock: time is passed in.
 #![deny(missing_docs)]
 
+pub mod calendar;
 pub mod report;
 
 pub use report::ScanReport;
