@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use canhgac_agent::output;
+use canhgac_agent::probe::content::BaselineStore;
 use canhgac_agent::probe::tls::TrustStore;
-use canhgac_agent::scan::{self, ScanOptions, Scanner};
+use canhgac_agent::scan::{self, Probes, ScanOptions, Scanner};
 use canhgac_agent::target::{Overrides, Target};
+use canhgac_policies::content::KeywordLists;
+use canhgac_policies::pack::{Pack, evaluate};
 use canhgac_policies::report::AgentInfo;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
@@ -36,7 +39,31 @@ enum Command {
     /// Exit status: 0 when every target was scanned completely (whether or not it is
     /// configured well), 3 when some could not be (unreachable, not TLS, timeouts), 1 on a
     /// usage or configuration error.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
+    /// Policy packs: validate one, or list what a level requires.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Validate a pack directory (rules, workflow, calendar); exit 0 when it loads.
+    Check {
+        /// The pack directory, e.g. policies/packs/decree85.
+        path: PathBuf,
+    },
+    /// List the rules a level requires.
+    Show {
+        /// Security level, 1 to 5.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        level: u8,
+        /// A pack directory (default: the shipped Decree 85 pack).
+        #[arg(long, value_name = "DIR")]
+        pack: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +97,40 @@ struct ScanArgs {
     /// Connect to ADDRESS for HOST:PORT instead of resolving it (like curl).
     #[arg(long, value_name = "HOST:PORT:ADDRESS")]
     resolve: Vec<String>,
+    /// Probes to run, comma-separated: tls, http, content, dns, domain (default: all).
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    probes: String,
+    /// DNS resolver to ask, ADDRESS[:PORT] (default: the system's).
+    #[arg(long, value_name = "ADDRESS[:PORT]")]
+    resolver: Option<String>,
+    /// DNSSEC trust anchors (DNSKEY records, zone-file format) instead of the root's.
+    #[arg(long, value_name = "FILE")]
+    dns_trust_anchor: Option<PathBuf>,
+    /// SMTP port tried on each mail exchanger for STARTTLS.
+    #[arg(long, default_value_t = 25, value_name = "PORT")]
+    smtp_port: u16,
+    /// RDAP bootstrap registry (IANA dns.json format): a URL or a file.
+    #[arg(long, value_name = "URL|FILE")]
+    rdap_bootstrap: Option<String>,
+    /// WHOIS server to ask instead of the registry's, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    whois_server: Option<String>,
+    /// Port of the plain-HTTP endpoint checked for the redirect to HTTPS.
+    #[arg(long, default_value_t = 80, value_name = "PORT")]
+    http_port: u16,
+    /// Keep page baselines here and report how far each page moved since the last scan.
+    #[arg(long, value_name = "DIR")]
+    baseline_dir: Option<PathBuf>,
+    /// Keyword lists for the content checks (default: the shipped policies/packs/content/keywords.toml).
+    #[arg(long, value_name = "FILE")]
+    keywords: Option<PathBuf>,
+    /// Evaluate each report against this Decree 85 level (1-5): failures first, with
+    /// remediation; with --json, adds `evaluation` to each report.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5), value_name = "N")]
+    level: Option<u8>,
+    /// The policy pack directory to evaluate with (default: the shipped Decree 85 pack).
+    #[arg(long, value_name = "DIR")]
+    pack: Option<PathBuf>,
     /// The agent name recorded in reports (default: the host name).
     #[arg(long, env = "CANHGAC_AGENT_NAME")]
     agent_name: Option<String>,
@@ -79,7 +140,28 @@ struct ScanArgs {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Scan(args) => scan_command(args),
+        Command::Scan(args) => scan_command(*args),
+        Command::Policy(PolicyCommand::Check { path }) => {
+            let pack = Pack::load(&path)?;
+            let levels: Vec<String> = (1..=5u8)
+                .map(|l| format!("level {l}: {} rules", pack.rules_at(l).count()))
+                .collect();
+            println!(
+                "{}: pack {} {} is valid: {} rules ({}), workflow for 5 levels, {} documents, calendar loaded",
+                path.display(),
+                pack.id,
+                pack.version,
+                pack.rules.len(),
+                levels.join(", "),
+                pack.workflow.document.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy(PolicyCommand::Show { level, pack, json }) => {
+            let pack = load_pack(pack.as_deref())?;
+            print!("{}", output::render_level(&pack, level, json)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -134,6 +216,25 @@ fn scan_options(args: &ScanArgs) -> Result<ScanOptions> {
     if let Some(path) = &args.ca_file {
         options.tls.trust = TrustStore::with_ca_file(path)?;
     }
+    options.probes = Probes::parse(&args.probes).map_err(anyhow::Error::msg)?;
+    if let Some(r) = &args.resolver {
+        options.dns.resolver = Some(parse_resolver(r)?);
+    }
+    options.dns.trust_anchor = args.dns_trust_anchor.clone();
+    options.dns.smtp_port = args.smtp_port;
+    options.dns.timeout = options.tls.timeout.min(Duration::from_secs(10));
+    options.dns.trust = options.tls.trust.clone();
+    options.domain.rdap_bootstrap = args.rdap_bootstrap.clone();
+    options.domain.whois_server = args.whois_server.clone();
+    options.domain.timeout = options.tls.timeout;
+    options.http.http_port = args.http_port;
+    options.http.timeout = options.tls.timeout;
+    options.baselines = args.baseline_dir.clone().map(BaselineStore::new);
+    if let Some(path) = &args.keywords {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read keyword file {}", path.display()))?;
+        options.keywords = KeywordLists::from_toml_str(&text, &path.display().to_string())?;
+    }
     let mut overrides = Overrides::default();
     for entry in &args.resolve {
         overrides.add(entry)?;
@@ -142,8 +243,33 @@ fn scan_options(args: &ScanArgs) -> Result<ScanOptions> {
     Ok(options)
 }
 
+fn parse_resolver(text: &str) -> Result<std::net::SocketAddr> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    let ip: std::net::IpAddr = text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .with_context(|| {
+            format!("invalid --resolver {text:?}: expected ADDRESS or ADDRESS:PORT")
+        })?;
+    Ok(std::net::SocketAddr::new(ip, 53))
+}
+
+fn load_pack(dir: Option<&std::path::Path>) -> Result<Pack> {
+    Ok(match dir {
+        Some(d) => Pack::load(d)?,
+        None => Pack::decree85(),
+    })
+}
+
 fn scan_command(args: ScanArgs) -> Result<ExitCode> {
     let targets = read_targets(&args)?;
+    let policy = match args.level {
+        Some(level) => Some((load_pack(args.pack.as_deref())?, level)),
+        None => None,
+    };
     let options = scan_options(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let total = targets.len();
@@ -169,10 +295,22 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
             if !scan::completed(&report) {
                 incomplete += 1;
             }
+            let evaluation = policy
+                .as_ref()
+                .map(|(pack, level)| evaluate(pack, &report, *level));
             let text = if json {
-                serde_json::to_string(&report).context("cannot encode report")?
+                let mut value = serde_json::to_value(&report).context("cannot encode report")?;
+                if let Some(e) = &evaluation {
+                    value["evaluation"] = serde_json::to_value(e)?;
+                }
+                value.to_string()
             } else {
-                output::render(&report)
+                let mut text = output::render(&report);
+                if let Some(e) = &evaluation {
+                    text.push('\n');
+                    text.push_str(&output::render_evaluation(e));
+                }
+                text
             };
             progress.suspend(|| {
                 let mut out = stdout.lock();

@@ -6,6 +6,9 @@
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod content;
+pub mod pack;
 pub mod report;
+pub mod source;
 
 pub use report::ScanReport;

@@ -36,6 +36,18 @@ pub struct ScanReport {
     pub target: Target,
     /// The TLS probe's observations; `null` when the TLS probe was not run.
     pub tls: Option<TlsReport>,
+    /// The HTTP probe's observations; `null` when it was not run.
+    #[serde(default)]
+    pub http: Option<HttpReport>,
+    /// The DNS probe's observations; `null` when it was not run.
+    #[serde(default)]
+    pub dns: Option<DnsReport>,
+    /// Registration data of the domain; `null` when it was not looked up.
+    #[serde(default)]
+    pub domain: Option<DomainReport>,
+    /// What the home page contains; `null` when it was not fetched.
+    #[serde(default)]
+    pub content: Option<ContentReport>,
 }
 
 /// The agent that wrote a report.
@@ -353,6 +365,354 @@ impl Validation {
     }
 }
 
+/// What the HTTP probe saw: plain and secure endpoints, redirects, headers, cookies, leaks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpReport {
+    /// Each endpoint tried: `http://host/`, `https://host/`, and the `www.` forms when the
+    /// name resolves.
+    pub endpoints: Vec<HttpEndpoint>,
+    /// Whether `http://host/` ends, after redirects, on `https://` of the same site
+    /// (the host or its `www.` form); `null` when plain HTTP could not be reached.
+    pub redirects_to_https: Option<bool>,
+    /// Whether any redirect chain goes from `https://` to `http://`.
+    pub downgrades: Option<bool>,
+    /// The URL whose response headers are judged below: the final HTTPS response of the site
+    /// itself, never an intermediate redirect; `null` if HTTPS could not be fetched.
+    pub judged_url: Option<String>,
+    /// Security headers of that response, parsed.
+    pub headers: SecurityHeaders,
+    /// Cookies set anywhere along the chains, with their flags.
+    pub cookies: Vec<Cookie>,
+    /// Software and version disclosures (headers and the HTML generator tag).
+    pub disclosures: Vec<Disclosure>,
+    /// `/.well-known/security.txt` (RFC 9116).
+    pub security_txt: SecurityTxt,
+    /// Non-intrusive checks for exposed files, each confirmed by content.
+    pub exposures: Vec<Exposure>,
+    /// Why the probe could not complete, if it could not.
+    pub error: Option<ProbeError>,
+}
+
+/// One starting URL and where it led.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpEndpoint {
+    /// The starting URL.
+    pub url: String,
+    /// Whether any HTTP response came back.
+    pub reachable: bool,
+    /// Every response in order: the starting URL's, then each redirect target's.
+    pub hops: Vec<HttpHop>,
+    /// The last URL reached.
+    pub final_url: Option<String>,
+    /// The last status code.
+    pub final_status: Option<u16>,
+    /// Why the chain stopped early (timeout, redirect loop, too many hops, body too large...).
+    pub error: Option<ProbeError>,
+}
+
+/// One response of a redirect chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHop {
+    /// The URL requested.
+    pub url: String,
+    /// The status code.
+    pub status: u16,
+    /// The Location header, when it redirects.
+    pub location: Option<String>,
+}
+
+/// Parsed security headers of one response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityHeaders {
+    /// Strict-Transport-Security.
+    pub hsts: Hsts,
+    /// Content-Security-Policy (header or `<meta http-equiv>`).
+    pub csp: Csp,
+    /// X-Frame-Options, as sent.
+    pub x_frame_options: Option<String>,
+    /// X-Content-Type-Options, as sent.
+    pub x_content_type_options: Option<String>,
+    /// Referrer-Policy, as sent.
+    pub referrer_policy: Option<String>,
+    /// Permissions-Policy, as sent.
+    pub permissions_policy: Option<String>,
+}
+
+/// Strict-Transport-Security, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hsts {
+    /// Whether a well-formed header was sent on the judged HTTPS response.
+    pub present: bool,
+    /// max-age in seconds; `null` when absent or malformed.
+    pub max_age: Option<u64>,
+    /// includeSubDomains.
+    pub include_subdomains: bool,
+    /// preload.
+    pub preload: bool,
+    /// The header as sent.
+    pub raw: Option<String>,
+}
+
+/// Content-Security-Policy, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Csp {
+    /// Whether an enforced policy exists (header or meta tag).
+    pub present: bool,
+    /// Where the enforced policy came from: `header` or `meta`.
+    pub source: Option<String>,
+    /// Whether only a Content-Security-Policy-Report-Only header was sent.
+    pub report_only: bool,
+    /// `'unsafe-inline'` in script-src (or default-src when script-src is absent).
+    pub unsafe_inline: bool,
+    /// `'unsafe-eval'` likewise.
+    pub unsafe_eval: bool,
+    /// Directives allowing any source (`*`, `http:`, `https:`, `data:` for scripts).
+    pub wildcard_sources: Vec<String>,
+    /// The frame-ancestors directive value, if any.
+    pub frame_ancestors: Option<String>,
+    /// The policy as sent.
+    pub raw: Option<String>,
+}
+
+/// A cookie and its flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cookie {
+    /// The cookie name.
+    pub name: String,
+    /// The URL whose response set it.
+    pub set_by: String,
+    /// Secure flag.
+    pub secure: bool,
+    /// HttpOnly flag.
+    pub http_only: bool,
+    /// SameSite value (`Strict`, `Lax`, `None`), if any.
+    pub same_site: Option<String>,
+}
+
+/// Software named by the site itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disclosure {
+    /// Where: `Server`, `X-Powered-By`, `X-AspNet-Version`, `X-Generator`, `meta generator`.
+    pub source: String,
+    /// The value as sent.
+    pub value: String,
+    /// The product recognised (`nginx`, `Apache`, `PHP`, `WordPress`, `Joomla`...), if any.
+    pub product: Option<String>,
+    /// The version disclosed, if any.
+    pub version: Option<String>,
+}
+
+/// `/.well-known/security.txt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityTxt {
+    /// Whether a file with at least one Contact field was served.
+    pub present: bool,
+    /// The URL fetched.
+    pub url: Option<String>,
+    /// Contact fields.
+    pub contacts: Vec<String>,
+    /// The Expires field.
+    pub expires: Option<Timestamp>,
+    /// Whether Expires is in the past at scan time (`null` without Expires).
+    pub expired: Option<bool>,
+    /// Whether the file is OpenPGP cleartext-signed.
+    pub signed: bool,
+}
+
+/// One exposure check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// What was looked for: `git`, `env`, `phpinfo`, `server_status`, `directory_listing`,
+    /// `backup_archive`.
+    pub check: String,
+    /// The path requested.
+    pub path: String,
+    /// The status code, if any.
+    pub status: Option<u16>,
+    /// Whether the content confirms the exposure (a status code alone never does).
+    pub exposed: bool,
+    /// What confirmed it (a short excerpt or signature).
+    pub evidence: Option<String>,
+}
+
+/// What the DNS probe saw.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DnsReport {
+    /// The resolver used (`system` or an address).
+    pub resolver: String,
+    /// IPv4 addresses of the host.
+    pub a: Vec<String>,
+    /// IPv6 addresses of the host.
+    pub aaaa: Vec<String>,
+    /// Whether the host has an AAAA record and HTTPS answers on it (`null`: not decided).
+    pub ipv6: Option<bool>,
+    /// The CNAME target, if the host is an alias.
+    pub cname: Option<String>,
+    /// Whether the CNAME points to a name that does not resolve.
+    pub cname_dangling: Option<bool>,
+    /// Name servers of the zone and whether each answers.
+    pub ns: Vec<NameServer>,
+    /// CAA records (`0 issue "letsencrypt.org"`), from the closest name that has them.
+    pub caa: Vec<String>,
+    /// Mail exchangers and their STARTTLS.
+    pub mx: Vec<MailExchanger>,
+    /// The SPF record, parsed.
+    pub spf: Option<Spf>,
+    /// The DMARC record, parsed.
+    pub dmarc: Option<Dmarc>,
+    /// The `_mta-sts` TXT record, if any.
+    pub mta_sts: Option<String>,
+    /// The `_smtp._tls` (TLS-RPT) TXT record, if any.
+    pub tls_rpt: Option<String>,
+    /// `valid`, `unsigned`, `bogus` or `unknown`.
+    pub dnssec: String,
+    /// Why, when not `valid`: missing DS, bad signature, expired signature, SERVFAIL...
+    pub dnssec_detail: Option<String>,
+    /// Lookups that failed, by record type (`A`, `MX`...).
+    pub errors: BTreeMap<String, ProbeError>,
+}
+
+/// A name server of the zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameServer {
+    /// Its name.
+    pub name: String,
+    /// Its addresses.
+    pub addresses: Vec<String>,
+    /// Whether it answered a query for the zone's SOA authoritatively.
+    pub answers: Option<bool>,
+}
+
+/// A mail exchanger and what it offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailExchanger {
+    /// Preference.
+    pub preference: u16,
+    /// Host name.
+    pub exchange: String,
+    /// Whether it offers STARTTLS on port 25 (`null`: could not connect).
+    pub starttls: Option<bool>,
+    /// Whether its certificate validates for its name (`null`: no TLS).
+    pub certificate_valid: Option<bool>,
+    /// Why the check could not complete.
+    pub error: Option<ProbeError>,
+}
+
+/// An SPF record, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spf {
+    /// The record as published.
+    pub raw: String,
+    /// The `all` mechanism with its qualifier (`-all`, `~all`, `?all`, `+all`), if any.
+    pub all: Option<String>,
+    /// DNS-querying terms counted towards the RFC 7208 limit of 10.
+    pub lookups: u32,
+    /// Problems found (more than one record, unknown terms, over 10 lookups...).
+    pub problems: Vec<String>,
+}
+
+/// A DMARC record, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dmarc {
+    /// The record as published.
+    pub raw: String,
+    /// p= (`none`, `quarantine`, `reject`).
+    pub policy: Option<String>,
+    /// sp=.
+    pub subdomain_policy: Option<String>,
+    /// pct=.
+    pub pct: Option<u8>,
+    /// rua= addresses.
+    pub rua: Vec<String>,
+    /// Problems found.
+    pub problems: Vec<String>,
+}
+
+/// Registration data of the registrable domain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DomainReport {
+    /// The registrable domain looked up (e.g. `dongnai.gov.vn` for `sct.dongnai.gov.vn`).
+    pub name: String,
+    /// Whether the host is under `.gov.vn`.
+    pub gov_vn: bool,
+    /// `rdap` or `whois`: where the data came from; `null` when neither answered.
+    pub source: Option<String>,
+    /// The registrar, if given.
+    pub registrar: Option<String>,
+    /// Registration date.
+    pub created: Option<Timestamp>,
+    /// Expiry date.
+    pub expires: Option<Timestamp>,
+    /// Whole days from the scan to `expires` (negative once expired); `null` if unknown.
+    pub expires_in_days: Option<i64>,
+    /// Status codes (`active`, `clientHold`, `clientTransferProhibited`...).
+    pub statuses: Vec<String>,
+    /// Name servers in the registration.
+    pub nameservers: Vec<String>,
+    /// Why the data could not be had (unavailability is recorded, never read as a pass).
+    pub error: Option<ProbeError>,
+}
+
+/// What the home page contains.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContentReport {
+    /// The URL fetched (the final HTTPS page, else the final HTTP page).
+    pub url: Option<String>,
+    /// Bytes read (bounded).
+    pub bytes: u64,
+    /// The page title.
+    pub title: Option<String>,
+    /// Whether gambling or betting spam was found (keywords, hidden links).
+    pub gambling_spam: bool,
+    /// Whether defacement phrases were found.
+    pub defacement: bool,
+    /// Every keyword hit, with its category and context.
+    pub keyword_hits: Vec<KeywordHit>,
+    /// Links hidden by CSS (display:none, off-screen, zero size...).
+    pub hidden_links: Vec<HiddenLink>,
+    /// Change of the main text against the agent's last baseline for this target.
+    pub baseline: Option<BaselineChange>,
+    /// Whether the national trust badge (tín nhiệm mạng) script or link is on the page.
+    pub trust_badge: bool,
+    /// Why the page could not be read.
+    pub error: Option<ProbeError>,
+}
+
+/// A keyword found on the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeywordHit {
+    /// The keyword as listed.
+    pub keyword: String,
+    /// Its category (`gambling`, `defacement`...).
+    pub category: String,
+    /// Where it was found (`text`, `hidden`, `link`, `title`).
+    pub location: String,
+    /// A short excerpt around it.
+    pub context: String,
+}
+
+/// A link hidden from visitors but visible to search engines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HiddenLink {
+    /// The link target.
+    pub href: String,
+    /// The link text.
+    pub text: String,
+    /// How it was hidden (`display:none`, `visibility:hidden`, `off-screen`, `zero-size`...).
+    pub technique: String,
+}
+
+/// The page against the previous baseline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BaselineChange {
+    /// When the baseline was taken.
+    pub baseline_at: Timestamp,
+    /// Similarity of the main text, 0 (nothing shared) to 1 (identical).
+    pub similarity: f64,
+    /// Whether the change exceeds the threshold.
+    pub changed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +780,10 @@ mod tests {
                 validation: Validation::unknown("no_certificate", "test", "webpki-roots"),
                 connections: 12,
             }),
+            http: None,
+            dns: None,
+            domain: None,
+            content: None,
         }
     }
 

@@ -40,13 +40,18 @@ pub(crate) fn bind_loopback() -> io::Result<std::net::TcpListener> {
 /// Binds a listener on a loopback address (127.0.0.0/8 all routes to `lo` on Linux, so a
 /// benchmark can give each site its own "host"). Any other address is refused.
 pub(crate) fn bind_loopback_ip(ip: Ipv4Addr) -> io::Result<std::net::TcpListener> {
+    bind_loopback_port(ip, 0)
+}
+
+/// Binds a loopback address and port (0: any free port). Any non-loopback address is refused.
+pub(crate) fn bind_loopback_port(ip: Ipv4Addr, port: u16) -> io::Result<std::net::TcpListener> {
     if !ip.is_loopback() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("canhgac-testkit binds loopback addresses only, not {ip}"),
         ));
     }
-    std::net::TcpListener::bind(SocketAddrV4::new(ip, 0))
+    std::net::TcpListener::bind(SocketAddrV4::new(ip, port))
 }
 
 /// A running accept loop on the shared runtime. Dropping it closes the listening socket, aborts

@@ -13,17 +13,27 @@
 //! In-process servers share one background runtime and stop when their handle is dropped.
 
 mod background;
+pub mod dns_server;
 pub mod hostile;
 pub mod legacy_hello;
+pub mod nginx;
 pub mod openssl;
 pub mod pki;
+pub mod registry;
+pub mod smtp_server;
 pub mod tls_site;
+pub mod web;
 
+pub use dns_server::{DnsServer, Dnssec, TestZone};
 pub use hostile::{HostileKind, HostilePeer, closed_port};
 pub use legacy_hello::LegacyHelloPeer;
+pub use nginx::Nginx;
 pub use openssl::{OpensslBuilder, OpensslCert, OpensslServer};
 pub use pki::{KeyKind, Leaf, LeafSpec, TestPki};
+pub use registry::{RdapMode, RdapServer, Record, WhoisAnswer, WhoisServer};
+pub use smtp_server::{SmtpServer, SmtpServerBuilder, SmtpStats};
 pub use tls_site::{TlsSite, TlsSiteBuilder, TlsVersions};
+pub use web::{Reply, Scheme, WebSite};
 
 /// Installs aws-lc-rs as the process-wide rustls crypto provider (the workspace's only one).
 /// Idempotent: an already installed provider is kept.

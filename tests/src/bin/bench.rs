@@ -42,6 +42,22 @@ enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Full scans (TLS + HTTP + content + DNS + domain) of local sites with a local DNS server
+    /// and RDAP registry.
+    Full {
+        /// Sites to start and scan.
+        #[arg(long, default_value_t = 200)]
+        sites: usize,
+        /// Targets the agent scans at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// The agent binary (default: next to this one).
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// One measured run of a child process.
@@ -311,8 +327,137 @@ fn run_testssl(bin: &Path, addr: &str) -> Result<Measured> {
     Ok(m)
 }
 
+const BENCH_PAGE: &str = "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Sở Công Thương</title></head><body><h1>Trang thông tin điện tử</h1><p>Thông báo lịch tiếp công dân, kế hoạch kiểm tra, tin hoạt động của các phòng chuyên môn.</p><a href=\"/lien-he\">Liên hệ</a></body></html>";
+
+fn loopback(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 1 + (i / 250) as u8, 0, (i % 250 + 1) as u8)
+}
+
+/// A port free on every loopback address used (tried on the first and last).
+fn common_port(n: usize) -> Result<u16> {
+    for _ in 0..50 {
+        let probe = std::net::TcpListener::bind((loopback(0), 0))?;
+        let port = probe.local_addr()?.port();
+        drop(probe);
+        if (0..n).all(|i| std::net::TcpListener::bind((loopback(i), port)).is_ok()) {
+            return Ok(port);
+        }
+    }
+    bail!("no port free on all {n} loopback addresses")
+}
+
+fn full_bench(
+    sites: usize,
+    concurrency: usize,
+    agent: Option<PathBuf>,
+    as_json: bool,
+) -> Result<()> {
+    use canhgac_testkit::registry::{RdapServer, Record};
+    use canhgac_testkit::{DnsServer, Reply, Scheme, TestZone, WebSite};
+    canhgac_testkit::init_crypto();
+    let agent = match agent {
+        Some(p) => p,
+        None => sibling("canhgac-agent")?,
+    };
+    eprintln!("starting {sites} sites (HTTP + HTTPS each), a DNS server and an RDAP registry ...");
+    let leaf = TestPki::shared().leaf(&["*.bench.gov.vn", "bench.gov.vn"]);
+    let http_port = common_port(sites)?;
+    let https_port = common_port(sites)?;
+    let mut running = Vec::with_capacity(sites);
+    let mut zone = String::from(
+        "$TTL 300\n@ IN SOA ns1.bench.gov.vn. hostmaster.bench.gov.vn. 2026010101 3600 600 86400 300\n\
+         @ IN NS ns1.bench.gov.vn.\n@ IN NS ns2.bench.gov.vn.\nns1 IN A 127.0.0.1\nns2 IN A 127.0.0.1\n\
+         @ IN TXT \"v=spf1 -all\"\n_dmarc IN TXT \"v=DMARC1; p=reject\"\n@ IN CAA 0 issue \"letsencrypt.org\"\n",
+    );
+    for i in 0..sites {
+        let site = WebSite::start_on_ports(&leaf, loopback(i), http_port, https_port)?;
+        site.route(
+            Scheme::Http,
+            "/",
+            Reply::redirect(301, &format!("https://site-{i}.bench.gov.vn:{https_port}/")),
+        );
+        site.route(
+            Scheme::Https,
+            "/",
+            Reply::html(BENCH_PAGE).with_header("Strict-Transport-Security", "max-age=31536000"),
+        );
+        zone.push_str(&format!("site-{i} IN A {}\n", loopback(i)));
+        running.push(site);
+    }
+    let dns = DnsServer::try_start(vec![TestZone::parse("bench.gov.vn", zone)])?;
+    let rdap = RdapServer::start()?;
+    rdap.add_record("bench.gov.vn", &Record::expiring_in_days(400));
+    let dir = tempfile::tempdir()?;
+    let ca = TestPki::shared().write_ca_file(dir.path());
+    let targets = dir.path().join("targets.txt");
+    let mut f = std::fs::File::create(&targets)?;
+    for i in 0..sites {
+        writeln!(f, "https://site-{i}.bench.gov.vn:{https_port}/")?;
+    }
+    drop(f);
+    eprintln!("canhgac-agent: full scans of {sites} sites, {concurrency} at a time ...");
+    let m = measure(
+        Command::new(&agent)
+            .args(["scan", "--json", "--targets"])
+            .arg(&targets)
+            .args(["--concurrency", &concurrency.to_string(), "--ca-file"])
+            .arg(&ca)
+            .args(["--resolver", &dns.addr().to_string()])
+            .args(["--rdap-bootstrap", &rdap.bootstrap_url()])
+            .args(["--http-port", &http_port.to_string(), "--timeout", "5"]),
+    )?;
+    let mut complete = 0;
+    let mut lines = 0;
+    for line in m.stdout.lines() {
+        lines += 1;
+        let r: serde_json::Value = serde_json::from_str(line)?;
+        let ok = r["tls"]["validation"]["trusted"] == true
+            && r["http"]["redirects_to_https"] == true
+            && r["dns"]["a"].as_array().is_some_and(|a| !a.is_empty())
+            && r["domain"]["expires_in_days"].is_number()
+            && r["content"]["gambling_spam"] == false;
+        if ok {
+            complete += 1;
+        }
+    }
+    if lines != sites {
+        bail!(
+            "the agent returned {lines} reports for {sites} sites (exit {})",
+            m.status
+        );
+    }
+    let rate = sites as f64 / m.elapsed.as_secs_f64();
+    let figures = json!({
+        "benchmark": "full",
+        "sites": sites,
+        "concurrency": concurrency,
+        "seconds": m.elapsed.as_secs_f64(),
+        "sites_per_second": rate,
+        "peak_rss_mib": m.peak_rss_kib as f64 / 1024.0,
+        "complete_reports": complete,
+        "exit_status": m.status,
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        println!(
+            "canhgac-agent full scans: {sites} sites in {:.2} s = {rate:.1} sites/s, peak RSS {:.1} MiB, {complete} complete reports (TLS trusted, HTTP->HTTPS, DNS, domain, content)",
+            m.elapsed.as_secs_f64(),
+            m.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    drop(running);
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Bench::Full {
+            sites,
+            concurrency,
+            agent,
+            json,
+        } => full_bench(sites, concurrency, agent, json),
         Bench::Tls {
             endpoints,
             concurrency,

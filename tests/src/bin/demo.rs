@@ -166,6 +166,8 @@ fn main() -> Result<()> {
         version: env!("CARGO_PKG_VERSION").into(),
     });
     options.overrides = overrides;
+    // The demo's names are made up and pinned to 127.0.0.1: no DNS or registry lookups.
+    options.probes = canhgac_agent::scan::Probes::parse("tls").map_err(anyhow::Error::msg)?;
     options.tls.timeout = Duration::from_secs(5);
     options.tls.trust = TrustStore::with_ca_file(&ca).context("test root as the agency CA")?;
 

@@ -1,8 +1,10 @@
 //! Running the real agent binary and reading its output.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use canhgac_testkit::TestPki;
@@ -42,21 +44,62 @@ pub struct Run {
     pub status: i32,
     pub stderr: String,
     pub elapsed: Duration,
+    /// Peak resident set size of the agent process (VmHWM, polled every 10 ms), in KiB.
+    pub peak_rss_kib: u64,
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Runs `canhgac-agent scan --json --probes tls ARGS...` (TLS only: the names used by the
+/// TLS tests are pinned to 127.0.0.1 with --resolve, and must not reach any real resolver).
+pub fn scan(args: &[&str]) -> Run {
+    let mut all = vec!["--probes", "tls"];
+    all.extend_from_slice(args);
+    scan_raw(&all)
 }
 
 /// Runs `canhgac-agent scan --json ARGS...`.
-pub fn scan(args: &[&str]) -> Run {
+pub fn scan_raw(args: &[&str]) -> Run {
     let started = Instant::now();
+    let child = Command::new(agent_bin())
+        .arg("scan")
+        .arg("--json")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agent runs");
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                if let Some(k) = vm_hwm_kib(pid) {
+                    peak = peak.max(k);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(agent_bin())
-        .arg("scan")
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("agent runs");
+    } = child.wait_with_output().expect("agent output");
+    done.store(true, Ordering::Relaxed);
+    let peak_rss_kib = poller.join().unwrap_or(0);
     let stdout = String::from_utf8(stdout).expect("UTF-8 output");
     let reports = stdout
         .lines()
@@ -67,6 +110,7 @@ pub fn scan(args: &[&str]) -> Run {
         status: status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         elapsed: started.elapsed(),
+        peak_rss_kib,
     }
 }
 

@@ -52,7 +52,12 @@ fn a_targets_file_gives_one_json_line_per_target() {
 fn the_table_output_names_the_verdict() {
     let s = TlsSite::start(&TestPki::shared().expired(&["localhost"])).unwrap();
     let out = Command::new(agent_bin())
-        .args(["scan", &format!("localhost:{}", s.port())])
+        .args([
+            "scan",
+            "--probes",
+            "tls",
+            &format!("localhost:{}", s.port()),
+        ])
         .args(["--resolve", &format!("localhost:{}:127.0.0.1", s.port())])
         .args(["--ca-file", ca_file().to_str().unwrap()])
         .output()

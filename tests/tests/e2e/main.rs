@@ -5,10 +5,16 @@
 //! - `tls_certificates`: trust verdicts, names, keys, chains (rustls sites with test-PKI certs);
 //! - `tls_protocols`: versions, suites, order (rustls sites, `openssl s_server`, hello peers);
 //! - `hostile`: peers that stall, babble, oversize or truncate: clear errors, no hang;
-//! - `cli`: targets files, JSON Lines, exit statuses and usage errors.
+//! - `cli`: targets files, JSON Lines, exit statuses and usage errors;
+//! - `dns`: records, mail, DNSSEC against a real DNS server on loopback;
+//! - `domain`: RDAP and WHOIS against loopback registries;
+//! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers.
 
 mod agent;
 mod cli;
+mod dns;
+mod domain;
 mod hostile;
+mod http;
 mod tls_certificates;
 mod tls_protocols;

@@ -91,6 +91,14 @@ impl TrustStore {
         &self.label
     }
 
+    /// The same roots as a rustls store, for clients that validate during the handshake (the
+    /// DNS probe's SMTP STARTTLS check).
+    pub fn root_cert_store(&self) -> rustls::RootCertStore {
+        rustls::RootCertStore {
+            roots: self.anchors.clone(),
+        }
+    }
+
     fn has_subject(&self, name_value: &[u8]) -> bool {
         self.anchors
             .iter()
