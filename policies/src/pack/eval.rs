@@ -5,6 +5,8 @@
 //! `missing` says), never a silent pass. The grade is computed from the statuses only (see
 //! [`grade`]), so a report that is strictly better never grades lower.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,17 +40,17 @@ pub struct RuleResult {
     /// The rule's severity.
     pub severity: Severity,
     /// Vietnamese title.
-    pub title_vi: String,
+    pub title_vi: Arc<str>,
     /// English title.
-    pub title_en: String,
+    pub title_en: Arc<str>,
     /// What was observed (`/tls/protocols/tls1.0 = true`).
     pub evidence: String,
     /// How to fix it (Vietnamese), for failures and warnings.
-    pub remediation_vi: Option<String>,
+    pub remediation_vi: Option<Arc<str>>,
     /// How to fix it (English), for failures and warnings.
-    pub remediation_en: Option<String>,
+    pub remediation_en: Option<Arc<str>>,
     /// References of the rule.
-    pub references: Vec<String>,
+    pub references: Arc<[String]>,
 }
 
 /// Counts of results.
@@ -91,6 +93,7 @@ fn show(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         Value::Array(a) if a.len() > 5 => format!("[{} items]", a.len()),
+        Value::Object(o) if o.len() > 4 => format!("{{{} fields}}", o.len()),
         other => {
             let s = other.to_string();
             if s.len() > 160 {
@@ -406,12 +409,12 @@ pub fn evaluate_value(pack: &Pack, report: &Value, level: u8) -> Evaluation {
             rule: rule.spec.id.clone(),
             status,
             severity: rule.spec.severity,
-            title_vi: rule.spec.title_vi.clone(),
-            title_en: rule.spec.title_en.clone(),
+            title_vi: rule.texts.title_vi.clone(),
+            title_en: rule.texts.title_en.clone(),
             evidence,
-            remediation_vi: failing.then(|| rule.spec.remediation_vi.clone()),
-            remediation_en: failing.then(|| rule.spec.remediation_en.clone()),
-            references: rule.spec.references.clone(),
+            remediation_vi: failing.then(|| rule.texts.remediation_vi.clone()),
+            remediation_en: failing.then(|| rule.texts.remediation_en.clone()),
+            references: rule.texts.references.clone(),
         });
     }
     results.sort_by_key(|r| (order(r.status), std::cmp::Reverse(r.severity)));

@@ -5,6 +5,7 @@
 //! whether the rule is off, a warning or a failure there, and may override parameters.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -174,11 +175,29 @@ pub struct RuleSpec {
     pub levels: BTreeMap<String, LevelSetting>,
 }
 
+/// A rule's texts, shared by every result that quotes them (evaluating thousands of reports
+/// copies pointers, not strings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Texts {
+    /// Vietnamese title.
+    pub title_vi: Arc<str>,
+    /// English title.
+    pub title_en: Arc<str>,
+    /// Vietnamese remediation.
+    pub remediation_vi: Arc<str>,
+    /// English remediation.
+    pub remediation_en: Arc<str>,
+    /// References.
+    pub references: Arc<[String]>,
+}
+
 /// A validated rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     /// The spec as written.
     pub spec: RuleSpec,
+    /// Its texts, shared.
+    pub texts: Texts,
     /// Settings for levels 1 to 5 (index 0 is level 1).
     pub by_level: [Option<LevelOverride>; 5],
 }
@@ -270,7 +289,18 @@ impl Rule {
         if by_level.iter().all(Option::is_none) {
             return Err(format!("rule {id}: `levels` names no level"));
         }
-        Ok(Rule { spec, by_level })
+        let texts = Texts {
+            title_vi: spec.title_vi.as_str().into(),
+            title_en: spec.title_en.as_str().into(),
+            remediation_vi: spec.remediation_vi.as_str().into(),
+            remediation_en: spec.remediation_en.as_str().into(),
+            references: spec.references.clone().into(),
+        };
+        Ok(Rule {
+            spec,
+            texts,
+            by_level,
+        })
     }
 
     /// The setting at `level` (1..=5); `None` when the rule is not set for it.

@@ -42,6 +42,15 @@ enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Loading the policy packs and evaluating scan reports against a level.
+    Policy {
+        /// Reports to evaluate.
+        #[arg(long, default_value_t = 10_000)]
+        reports: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Full scans (TLS + HTTP + content + DNS + domain) of local sites with a local DNS server
     /// and RDAP registry.
     Full {
@@ -450,8 +459,92 @@ fn full_bench(
     Ok(())
 }
 
+/// A report with every probe's section, varied by `i` (good and bad values alternate).
+fn sample_report(i: usize) -> serde_json::Value {
+    let b = |k: usize| (i >> k) & 1 == 1;
+    json!({
+        "schema_version": 1, "id": format!("r{i}"),
+        "agent": {"name": "bench", "version": "0"}, "started_at": "2026-11-23T00:00:00Z", "duration_ms": 20,
+        "target": {"input": "x", "host": if b(0) { "a.example.gov.vn" } else { "a.example.com" }, "port": 443, "address": "127.0.0.1"},
+        "tls": {
+            "reachable": true, "negotiated": {"protocol": "tls1.3"},
+            "protocols": {"ssl3": false, "tls1.0": b(1), "tls1.1": false, "tls1.2": true, "tls1.3": true},
+            "validation": {"trusted": b(2), "hostname_match": true},
+            "certificate": {"days_left": (i % 120) as i64 - 10, "key_bits": if b(3) { 2048 } else { 1024 }, "key_type": "RSA"},
+            "ciphers": {"weaknesses": {"null": false, "anonymous": false, "export": false, "rc4": b(4), "des": false, "forward_secrecy_only": b(5)}}
+        },
+        "http": {
+            "redirects_to_https": b(6), "downgrades": false,
+            "headers": {"hsts": {"present": b(7), "max_age": if b(7) { json!(31536000) } else { json!(null) }},
+                        "csp": {"present": b(8), "frame_ancestors": null}, "x_frame_options": "DENY",
+                        "x_content_type_options": "nosniff", "referrer_policy": null},
+            "cookies": [{"name": "sid", "set_by": "https://a/", "secure": b(9)}],
+            "disclosures": [{"source": "Server", "value": "nginx/1.22.1", "version": if b(10) { json!("1.22.1") } else { json!(null) }}],
+            "exposures": [{"path": "/.git/HEAD", "exposed": b(11)}]
+        },
+        "content": {"gambling_spam": b(12), "defacement": false},
+        "dns": {"a": ["127.0.0.1"], "aaaa": [], "ipv6": b(13), "dnssec": if b(14) { "valid" } else { "unsigned" },
+                "caa": [], "spf": {"all": "-all"}, "dmarc": {"policy": "reject"}},
+        "domain": {"expires_in_days": (i % 400) as i64, "gov_vn": b(0)}
+    })
+}
+
+fn policy_bench(reports: usize, as_json: bool) -> Result<()> {
+    use canhgac_policies::content::KeywordLists;
+    use canhgac_policies::pack::{Pack, evaluate_value};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/packs/decree85");
+    let keywords_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/packs/content/keywords.toml");
+    let started = Instant::now();
+    let pack = Pack::load(&dir)?;
+    let keywords =
+        KeywordLists::from_toml_str(&std::fs::read_to_string(&keywords_path)?, "keywords.toml")?;
+    let load = started.elapsed();
+    let texts: Vec<String> = (0..reports).map(|i| sample_report(i).to_string()).collect();
+    // The yardstick measured in the same run: parsing the same reports from JSON.
+    let started = Instant::now();
+    let values: Vec<serde_json::Value> = texts
+        .iter()
+        .map(|t| serde_json::from_str(t))
+        .collect::<Result<_, _>>()?;
+    let parse = started.elapsed();
+    let started = Instant::now();
+    let mut fails = 0u64;
+    for (i, v) in values.iter().enumerate() {
+        let e = evaluate_value(&pack, v, (i % 5 + 1) as u8);
+        fails += u64::from(e.counts.fail);
+    }
+    let eval = started.elapsed();
+    let figures = json!({
+        "benchmark": "policy",
+        "reports": reports,
+        "rules": pack.rules.len(),
+        "keyword_categories": keywords.categories.len(),
+        "load_ms": load.as_secs_f64() * 1000.0,
+        "evaluate_ms": eval.as_secs_f64() * 1000.0,
+        "parse_json_ms": parse.as_secs_f64() * 1000.0,
+        "evaluate_over_parse": eval.as_secs_f64() / parse.as_secs_f64(),
+        "failures_found": fails,
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        println!(
+            "policy: loading the decree85 pack ({} rules, workflow, calendar) and the keyword lists: {:.1} ms; evaluating {reports} reports: {:.1} ms ({:.1} us each); parsing the same reports from JSON: {:.1} ms (evaluation = {:.2}x parsing); {fails} failures found",
+            pack.rules.len(),
+            load.as_secs_f64() * 1000.0,
+            eval.as_secs_f64() * 1000.0,
+            eval.as_secs_f64() * 1e6 / reports as f64,
+            parse.as_secs_f64() * 1000.0,
+            eval.as_secs_f64() / parse.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Bench::Policy { reports, json } => policy_bench(reports, json),
         Bench::Full {
             sites,
             concurrency,

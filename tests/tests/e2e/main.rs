@@ -8,7 +8,8 @@
 //! - `cli`: targets files, JSON Lines, exit statuses and usage errors;
 //! - `dns`: records, mail, DNSSEC against a real DNS server on loopback;
 //! - `domain`: RDAP and WHOIS against loopback registries;
-//! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers.
+//! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers;
+//! - `policy`: every Decree 85 rule passing on a good site and failing on bad ones.
 
 mod agent;
 mod cli;
@@ -16,5 +17,6 @@ mod dns;
 mod domain;
 mod hostile;
 mod http;
+mod policy;
 mod tls_certificates;
 mod tls_protocols;
