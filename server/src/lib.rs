@@ -1,1 +1,15 @@
-//! placeholder
+//! The canhgac server: every agency's information systems, their Decree 85 dossiers as they
+//! move through appraisal and approval, and the evidence the agents upload.
+//!
+//! A library with a thin binary: [`app::launch_with_listener`] takes its listener and shutdown
+//! signal, so tests bind port 0. Storage sits behind the [`store::Store`] trait.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod model;
+pub mod store;
+pub mod weekly;
+pub mod workflow;

@@ -10,15 +10,20 @@ use std::time::{Duration, Instant};
 use canhgac_testkit::TestPki;
 use serde_json::Value;
 
-/// The built `canhgac-agent` binary (built by `scripts/test` with the rest of the workspace):
-/// test binaries live in `target/<profile>/deps/`, binaries one level up.
+/// The built `canhgac-agent` binary (built by `scripts/test` with the rest of the workspace).
 pub fn agent_bin() -> PathBuf {
+    workspace_bin("canhgac-agent")
+}
+
+/// A binary of the workspace: test binaries live in `target/<profile>/deps/`, binaries one
+/// level up.
+pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps layout");
-    let path = profile_dir.join(format!("canhgac-agent{}", std::env::consts::EXE_SUFFIX));
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: build the workspace first (scripts/test does)",

@@ -9,7 +9,8 @@
 //! - `dns`: records, mail, DNSSEC against a real DNS server on loopback;
 //! - `domain`: RDAP and WHOIS against loopback registries;
 //! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers;
-//! - `policy`: every Decree 85 rule passing on a good site and failing on bad ones.
+//! - `policy`: every Decree 85 rule passing on a good site and failing on bad ones;
+//! - `server`: the real `canhgac-server`: accounts, tokens, ingestion, durability.
 
 mod agent;
 mod cli;
@@ -18,5 +19,6 @@ mod domain;
 mod hostile;
 mod http;
 mod policy;
+mod server;
 mod tls_certificates;
 mod tls_protocols;
