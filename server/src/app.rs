@@ -19,6 +19,7 @@ pub async fn launch_with_listener(
     let state = AppState {
         store,
         metrics: Arc::new(Metrics::default()),
+        pack: Arc::new(canhgac_policies::pack::Pack::decree85()),
     };
     let app = api::router(state, settings.max_body);
     axum::serve(listener, app)

@@ -9,12 +9,14 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::Role;
+use crate::model::{AgencyId, Role, User, UserId};
 use crate::store::{Batch, Store, StoreError, Table};
 
 /// An account as stored (never sent to clients: it holds the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
+    /// The user id (UUIDv7) recorded in audit events.
+    pub id: UserId,
     /// Login name, lower case.
     pub login: String,
     /// Display name.
@@ -29,6 +31,22 @@ pub struct Account {
     pub created_at: Timestamp,
     /// Disabled accounts cannot sign in or use tokens.
     pub disabled: bool,
+}
+
+impl Account {
+    /// The user as the workflow sees it (an agency that is not an agency id is ignored).
+    pub fn user(&self) -> User {
+        User {
+            id: self.id,
+            login: self.login.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            agency: self
+                .agency
+                .as_deref()
+                .and_then(|a| a.parse::<AgencyId>().ok()),
+        }
+    }
 }
 
 /// An API token as stored: only its hash is kept.
@@ -146,6 +164,7 @@ pub fn add_account(
         None => return Err(AuthError::Invalid("a password is required".into())),
     };
     let account = Account {
+        id: UserId::derived(now, login.as_bytes()),
         login: login.clone(),
         display_name: display_name.to_string(),
         role,

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod model;
+pub mod repo;
 pub mod store;
 pub mod weekly;
 pub mod workflow;

@@ -3,7 +3,9 @@
 //! Every route states the roles it admits and checks them on the server; errors are JSON
 //! (`{"error": {"code", "message"}}`) with 4xx for every client mistake.
 
+mod dossiers;
 mod error;
+mod inventory;
 mod reports;
 
 use std::sync::Arc;
@@ -41,6 +43,18 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The policy pack (workflow, calendar, rules).
+    pub pack: Arc<canhgac_policies::pack::Pack>,
+}
+
+/// Runs blocking storage work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::invalid("a storage task failed"))?
+        .map_err(ApiError::from)
 }
 
 /// The caller: an account authenticated by a bearer token.
@@ -144,6 +158,20 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/reports", post(reports::ingest))
         .route("/api/v1/targets/{target}/latest", get(reports::latest))
+        .route(
+            "/api/v1/agencies",
+            post(inventory::create_agency).get(inventory::list_agencies),
+        )
+        .route("/api/v1/users", post(inventory::create_user))
+        .route(
+            "/api/v1/systems",
+            post(inventory::create_system).get(inventory::list_systems),
+        )
+        .route("/api/v1/systems/{id}", get(inventory::get_system))
+        .route("/api/v1/systems/{id}/dossiers", post(dossiers::create))
+        .route("/api/v1/dossiers/{id}", get(dossiers::get))
+        .route("/api/v1/dossiers/{id}/events", get(dossiers::events))
+        .route("/api/v1/dossiers/{id}/actions", post(dossiers::act))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(max_body))

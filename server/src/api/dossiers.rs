@@ -1,0 +1,202 @@
+//! Dossiers over HTTP: create a draft for a system, read it and its audit trail, and apply
+//! workflow actions. The state machine is `crate::workflow`; each accepted action stores the
+//! new dossier and its audit event in one batch guarded by the dossier as it was read, so two
+//! concurrent actions cannot both apply.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::inventory::{sees_system, tree, visible_system};
+use super::{ApiError, AppState, Principal, blocking};
+use crate::model::{Dossier, DossierId, Level, Role, System};
+use crate::repo;
+use crate::store::{Batch, Table};
+use crate::workflow::{self, Action, AgencyScope, AuditEvent, WorkflowError};
+
+const PEOPLE: &[Role] = &[
+    Role::Administrator,
+    Role::Appraiser,
+    Role::Approver,
+    Role::Viewer,
+    Role::AgencyOfficer,
+];
+
+/// Today in Vietnam (UTC+7 all year: no daylight saving time).
+fn today(now: Timestamp) -> jiff::civil::Date {
+    now.to_zoned_datetime(TimeZone::fixed(jiff::tz::offset(7)))
+        .date()
+}
+
+fn workflow_error(e: WorkflowError) -> ApiError {
+    match e {
+        WorkflowError::Forbidden { .. } | WorkflowError::OutOfScope { .. } => ApiError::forbidden(),
+        other => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "workflow",
+            other.to_string(),
+        ),
+    }
+}
+
+fn event_key(e: &AuditEvent) -> String {
+    format!("{}/{}", e.dossier, e.id)
+}
+
+/// New dossier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDossier {
+    level: Level,
+}
+
+/// `POST /api/v1/systems/{id}/dossiers` (agency officer in scope, administrator).
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(system_id): Path<String>,
+    body: Result<Json<NewDossier>, JsonRejection>,
+) -> Result<(StatusCode, Json<Dossier>), ApiError> {
+    principal.require(PEOPLE)?;
+    let Json(new) = body?;
+    let (system, tree) = visible_system(&state, &principal, &system_id).await?;
+    let now = Timestamp::now();
+    let scope = AgencyScope::for_system(&system, &tree);
+    let id = DossierId::derived(now, &rand::random::<[u8; 16]>());
+    let (dossier, event) = workflow::create_draft(
+        id,
+        &system,
+        new.level,
+        &principal.account.user(),
+        &scope,
+        today(now),
+        now,
+    )
+    .map_err(workflow_error)?;
+    let store = state.store.clone();
+    let saved = dossier.clone();
+    blocking(move || {
+        store.apply(
+            Batch::new()
+                .if_absent(Table::Dossiers, saved.id.to_string())
+                .put(Table::Dossiers, saved.id.to_string(), repo::json(&saved))
+                .put(Table::Events, event_key(&event), repo::json(&event)),
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(dossier)))
+}
+
+async fn visible_dossier(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(Dossier, System, crate::model::AgencyTree), ApiError> {
+    let store = state.store.clone();
+    let key = id.to_string();
+    let found = blocking(move || {
+        let Some(d) = repo::get::<Dossier>(store.as_ref(), Table::Dossiers, &key)? else {
+            return Ok(None);
+        };
+        let s = repo::get::<System>(store.as_ref(), Table::Systems, &d.system.to_string())?;
+        Ok(s.map(|s| (d, s)))
+    })
+    .await?;
+    let Some((dossier, system)) = found else {
+        return Err(ApiError::not_found("dossier"));
+    };
+    let store = state.store.clone();
+    let tree = blocking(move || tree(store.as_ref())).await?;
+    if !sees_system(principal, &tree, &system) {
+        return Err(ApiError::not_found("dossier"));
+    }
+    Ok((dossier, system, tree))
+}
+
+/// `GET /api/v1/dossiers/{id}` (people, within scope): the dossier and the actions the caller
+/// may take now.
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(PEOPLE)?;
+    let (dossier, system, tree) = visible_dossier(&state, &principal, &id).await?;
+    let scope = AgencyScope::for_system(&system, &tree);
+    let actions = workflow::available_actions(&dossier, &principal.account.user(), &scope);
+    Ok(Json(json!({
+        "dossier": dossier,
+        "state_vi": dossier.state.label_vi(),
+        "system": {"id": system.id, "name": system.name},
+        "available_actions": actions,
+    })))
+}
+
+/// `GET /api/v1/dossiers/{id}/events` (people, within scope): the audit trail, oldest first.
+pub async fn events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    principal.require(PEOPLE)?;
+    let (dossier, _, _) = visible_dossier(&state, &principal, &id).await?;
+    let store = state.store.clone();
+    let prefix = format!("{}/", dossier.id);
+    let events =
+        blocking(move || repo::list::<AuditEvent>(store.as_ref(), Table::Events, &prefix, 10_000))
+            .await?;
+    Ok(Json(events))
+}
+
+/// `POST /api/v1/dossiers/{id}/actions` (by role): applies one workflow action, e.g.
+/// `{"action": "submit", "letter": {...}}`.
+pub async fn act(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<Action>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(PEOPLE)?;
+    let Json(action) = body?;
+    let (dossier, system, tree) = visible_dossier(&state, &principal, &id).await?;
+    let scope = AgencyScope::for_system(&system, &tree);
+    let now = Timestamp::now();
+    let (next, event) = workflow::apply(
+        &dossier,
+        action,
+        &principal.account.user(),
+        &scope,
+        &state.pack,
+        today(now),
+        now,
+    )
+    .map_err(workflow_error)?;
+    let store = state.store.clone();
+    let before = repo::json(&dossier);
+    let saved = next.clone();
+    let ev = event.clone();
+    blocking(move || {
+        store.apply(
+            Batch::new()
+                .if_equals(Table::Dossiers, saved.id.to_string(), before)
+                .put(Table::Dossiers, saved.id.to_string(), repo::json(&saved))
+                .if_absent(Table::Events, event_key(&ev))
+                .put(Table::Events, event_key(&ev), repo::json(&ev)),
+        )
+    })
+    .await
+    .map_err(|e| match e {
+        e if e.code() == "conflict" => {
+            ApiError::conflict("the dossier changed meanwhile: read it again")
+        }
+        other => other,
+    })?;
+    Ok(Json(
+        json!({"dossier": next, "state_vi": next.state.label_vi(), "event": event}),
+    ))
+}
