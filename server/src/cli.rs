@@ -48,6 +48,9 @@ enum Command {
     /// API tokens (for agents and scripts).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Reports for people.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Write a consistent copy of the store.
     Backup {
         #[command(flatten)]
@@ -75,6 +78,21 @@ enum UserCommand {
         /// Display name.
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// The weekly dossier figures: a Vietnamese paragraph for the weekly letter, or JSON.
+    Weekly {
+        #[command(flatten)]
+        at: Where,
+        /// The last day of the week (dd/mm/yyyy or yyyy-mm-dd; default: today in Vietnam).
+        #[arg(long)]
+        week_end: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -135,6 +153,20 @@ fn parse_role(role: &str) -> Result<Role> {
             "unknown role {role:?}: administrator, appraiser, approver, agency_officer, viewer or agent"
         )
     })
+}
+
+fn parse_date(text: &str) -> Result<jiff::civil::Date> {
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        return Ok(d);
+    }
+    let parts: Vec<&str> = text.split('/').collect();
+    if let [d, m, y] = parts[..]
+        && let (Ok(d), Ok(m), Ok(y)) = (d.parse::<i8>(), m.parse::<i8>(), y.parse::<i16>())
+        && let Ok(date) = jiff::civil::Date::new(y, m, d)
+    {
+        return Ok(date);
+    }
+    bail!("{text:?} is not a date: write dd/mm/yyyy or yyyy-mm-dd")
 }
 
 fn read_password() -> Result<Option<String>> {
@@ -227,6 +259,24 @@ pub fn run() -> Result<ExitCode> {
             let store = open_store(&settings)?;
             let token = auth::add_token(store.as_ref(), &login, &name, Timestamp::now())?;
             println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(ReportCommand::Weekly { at, week_end, json }) => {
+            let settings = settings(config, &at)?;
+            let week_end = match week_end {
+                Some(text) => parse_date(&text)?,
+                None => Timestamp::now()
+                    .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+                    .date(),
+            };
+            let store = open_store(&settings)?;
+            let pack = canhgac_policies::pack::Pack::decree85();
+            let figures = canhgac_server::report::weekly(store.as_ref(), &pack, week_end)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                println!("{}", canhgac_server::weekly::weekly_text_vi(&figures));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { at, dest } => {

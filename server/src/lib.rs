@@ -8,9 +8,11 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod compliance;
 pub mod config;
 pub mod model;
 pub mod repo;
+pub mod report;
 pub mod store;
 pub mod weekly;
 pub mod workflow;

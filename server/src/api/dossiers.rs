@@ -13,19 +13,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::inventory::{sees_system, tree, visible_system};
-use super::{ApiError, AppState, Principal, blocking};
-use crate::model::{Dossier, DossierId, Level, Role, System};
+use super::{ApiError, AppState, PEOPLE, Principal, blocking};
+use crate::model::{Dossier, DossierId, Level, System};
 use crate::repo;
 use crate::store::{Batch, Table};
 use crate::workflow::{self, Action, AgencyScope, AuditEvent, WorkflowError};
-
-const PEOPLE: &[Role] = &[
-    Role::Administrator,
-    Role::Appraiser,
-    Role::Approver,
-    Role::Viewer,
-    Role::AgencyOfficer,
-];
 
 /// Today in Vietnam (UTC+7 all year: no daylight saving time).
 fn today(now: Timestamp) -> jiff::civil::Date {

@@ -8,21 +8,13 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{ApiError, AppState, Principal, blocking};
+use super::{ApiError, AppState, PEOPLE, Principal, blocking};
 use crate::auth;
 use crate::model::{
     Agency, AgencyId, AgencyTree, Email, Level, Role, System, SystemId, SystemStatus,
 };
 use crate::repo;
 use crate::store::{Batch, Store, StoreError, Table};
-
-const PEOPLE: &[Role] = &[
-    Role::Administrator,
-    Role::Appraiser,
-    Role::Approver,
-    Role::Viewer,
-    Role::AgencyOfficer,
-];
 
 /// Every agency, as a tree.
 pub fn tree(store: &dyn Store) -> Result<AgencyTree, StoreError> {
@@ -297,4 +289,21 @@ pub async fn get_system(
     principal.require(PEOPLE)?;
     let (system, _) = visible_system(&state, &principal, &id).await?;
     Ok(Json(system))
+}
+
+/// `GET /api/v1/systems/{id}/compliance` (people, within scope): the latest evaluation of the
+/// system against its level, or 404 when no report concerns it yet.
+pub async fn get_compliance(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<crate::compliance::Compliance>, ApiError> {
+    principal.require(PEOPLE)?;
+    let (system, _) = visible_system(&state, &principal, &id).await?;
+    let store = state.store.clone();
+    let key = system.id.to_string();
+    blocking(move || repo::get(store.as_ref(), Table::Compliance, &key))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("compliance (no report for this system yet)"))
 }

@@ -25,6 +25,15 @@ use crate::auth::{self, Account};
 use crate::model::Role;
 use crate::store::Store;
 
+/// Everyone who reads the inventory: staff and agency officers (agents and machines excluded).
+pub(crate) const PEOPLE: &[Role] = &[
+    Role::Administrator,
+    Role::Appraiser,
+    Role::Approver,
+    Role::Viewer,
+    Role::AgencyOfficer,
+];
+
 /// Counters exported at `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -168,6 +177,10 @@ pub fn router(state: AppState, max_body: usize) -> Router {
             post(inventory::create_system).get(inventory::list_systems),
         )
         .route("/api/v1/systems/{id}", get(inventory::get_system))
+        .route(
+            "/api/v1/systems/{id}/compliance",
+            get(inventory::get_compliance),
+        )
         .route("/api/v1/systems/{id}/dossiers", post(dossiers::create))
         .route("/api/v1/dossiers/{id}", get(dossiers::get))
         .route("/api/v1/dossiers/{id}/events", get(dossiers::events))

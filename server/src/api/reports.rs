@@ -8,6 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use canhgac_policies::report::{SCHEMA_VERSION, ScanReport};
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Principal};
@@ -38,6 +39,8 @@ pub async fn ingest(
     }
     let target = target_key(&report);
     let id = report.id.clone();
+    let pack = state.pack.clone();
+    let to_evaluate = report.clone();
     let raw = serde_json::to_vec(&report).map_err(|e| ApiError::invalid(e.to_string()))?;
     let store = state.store.clone();
     let stored = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
@@ -79,9 +82,15 @@ pub async fn ingest(
             .metrics
             .reports_ingested
             .fetch_add(1, Ordering::Relaxed);
+        let store = state.store.clone();
+        let evaluated = tokio::task::spawn_blocking(move || {
+            crate::compliance::record(store.as_ref(), &pack, &to_evaluate, Timestamp::now())
+        })
+        .await
+        .map_err(|_| ApiError::invalid("evaluation task failed"))??;
         Ok((
             StatusCode::CREATED,
-            Json(json!({"status": "stored", "id": report.id})),
+            Json(json!({"status": "stored", "id": report.id, "evaluated_for": evaluated})),
         ))
     } else {
         state

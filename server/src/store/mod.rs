@@ -74,11 +74,13 @@ pub enum Table {
     Sessions,
     /// Uploaded documents by SHA-256.
     Documents,
+    /// The latest evaluation of each system against its level, by system id.
+    Compliance,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Meta,
         Table::Agencies,
         Table::Systems,
@@ -91,6 +93,7 @@ impl Table {
         Table::Tokens,
         Table::Sessions,
         Table::Documents,
+        Table::Compliance,
     ];
 
     /// The table's stable name (used as the table name in every backend).
@@ -108,6 +111,7 @@ impl Table {
             Table::Tokens => "tokens",
             Table::Sessions => "sessions",
             Table::Documents => "documents",
+            Table::Compliance => "compliance",
         }
     }
 }

@@ -415,4 +415,103 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
         let (s, _) = act(approver.clone(), serde_json::json!({"action": "assign", "assignee": null, "extra": 1})).await;
         assert_eq!(s, 422);
     });
+
+    // The weekly figures, from the store, as JSON and as the paragraph for the weekly letter.
+    drop(running);
+    let (code, out, err) = server(&["report", "weekly", "--data", d, "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let figures: Value = serde_json::from_str(&out).unwrap();
+    for (field, want) in [
+        ("units", 1),
+        ("dossiers", 1),
+        ("approved", 1),
+        ("awaiting_approval", 0),
+        ("needs_supplement", 0),
+        ("overdue", 0),
+    ] {
+        assert_eq!(figures[field], want, "{field}: {figures}");
+    }
+    let (code, text, err) = server(&["report", "weekly", "--data", d], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("phê duyệt"), "{text}");
+    let (code, _, err) = server(
+        &["report", "weekly", "--data", d, "--week-end", "31/02/2026"],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("not a date"), "{err}");
+}
+
+#[test]
+fn an_uploaded_report_is_evaluated_against_the_systems_level() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    server(
+        &[
+            "user",
+            "add",
+            "--data",
+            d,
+            "--login",
+            "admin",
+            "--role",
+            "administrator",
+        ],
+        Some("mật-khẩu-quản-trị"),
+    );
+    server(
+        &[
+            "user", "add", "--data", d, "--login", "agent1", "--role", "agent", "--agency",
+            "lan-sct",
+        ],
+        None,
+    );
+    let admin = server(&["token", "add", "--data", d, "--login", "admin"], None)
+        .1
+        .trim()
+        .to_string();
+    let agent = server(&["token", "add", "--data", d, "--login", "agent1"], None)
+        .1
+        .trim()
+        .to_string();
+
+    // An expired certificate on a level-3 system's address.
+    let site = TlsSite::start(&TestPki::shared().expired(&["127.0.0.1"])).unwrap();
+    let run = scan(&[
+        &format!("127.0.0.1:{}", site.port()),
+        "--ca-file",
+        ca_file().to_str().unwrap(),
+    ]);
+    let report = run.reports[0].clone();
+
+    let running = serve(&data);
+    let base = format!("{}/api/v1", running.base);
+    rt.block_on(async {
+        let c = client();
+        let (_, sct) = call(&c, "POST", format!("{base}/agencies"), &admin, Some(serde_json::json!({"name": "Sở Công Thương", "short_code": "SCT"}))).await;
+        let (s, system) = call(&c, "POST", format!("{base}/systems"), &admin, Some(serde_json::json!({
+            "name": "Cơ sở dữ liệu ngành Công Thương", "owner_agency": sct["id"], "operating_unit": sct["id"],
+            "urls": [format!("https://127.0.0.1:{}/", site.port())], "proposed_level": 3
+        }))).await;
+        assert_eq!(s, 201, "{system}");
+        let sys = system["id"].as_str().unwrap().to_string();
+        assert_eq!(call(&c, "GET", format!("{base}/systems/{sys}/compliance"), &admin, None).await.0, 404);
+
+        let r = c.post(format!("{base}/reports")).bearer_auth(&agent).json(&report).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["evaluated_for"][0], sys.as_str());
+
+        let (s, compliance) = call(&c, "GET", format!("{base}/systems/{sys}/compliance"), &admin, None).await;
+        assert_eq!(s, 200, "{compliance}");
+        let e = &compliance["evaluation"];
+        assert_eq!(e["level"], 3);
+        let failed: Vec<&str> = e["results"].as_array().unwrap().iter().filter(|r| r["status"] == "fail").map(|r| r["rule"].as_str().unwrap()).collect();
+        assert!(failed.contains(&"tls.cert_expiry"), "{failed:?}");
+        assert!(failed.contains(&"tls.cert_trusted"), "{failed:?}");
+        assert_eq!((e["grade"].as_str(), e["score"].as_u64()), (Some("D"), Some(50)), "two high failures, one medium: {e}");
+        assert_eq!(compliance["report"], report["id"]);
+    });
 }
