@@ -33,6 +33,31 @@ fn server(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     )
 }
 
+/// `canhgac-server user add` on a stopped store; the password (if any) on standard input.
+fn add_user(
+    data: &str,
+    login: &str,
+    role: &str,
+    agency: Option<&str>,
+    password: Option<&str>,
+) -> (i32, String) {
+    let mut args = vec![
+        "user", "add", "--data", data, "--login", login, "--role", role,
+    ];
+    if let Some(a) = agency {
+        args.extend(["--agency", a]);
+    }
+    let (code, _, err) = server(&args, password);
+    (code, err)
+}
+
+/// `canhgac-server token add` on a stopped store: the new token.
+fn token_for(data: &str, login: &str) -> String {
+    let (code, out, err) = server(&["token", "add", "--data", data, "--login", login], None);
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_string()
+}
+
 /// A running server; killed with SIGKILL on drop.
 struct Running {
     child: Child,
@@ -82,41 +107,15 @@ fn accounts_tokens_ingestion_roles_and_durability() {
     let d = data.to_str().unwrap();
 
     // Accounts: the first must be an administrator; passwords come from standard input.
-    let (code, _, err) = server(
-        &[
-            "user", "add", "--data", d, "--login", "viewer", "--role", "viewer",
-        ],
-        Some("0123456789ab"),
-    );
+    let (code, err) = add_user(d, "viewer", "viewer", None, Some("0123456789ab"));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("administrator"), "{err}");
-    let (code, _, err) = server(
-        &[
-            "user",
-            "add",
-            "--data",
-            d,
-            "--login",
-            "admin",
-            "--role",
-            "administrator",
-        ],
-        Some("mật-khẩu-quản-trị"),
-    );
+    let (code, err) = add_user(d, "admin", "administrator", None, Some("mật-khẩu-quản-trị"));
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = server(
-        &[
-            "user", "add", "--data", d, "--login", "agent1", "--role", "agent", "--agency", "sct",
-        ],
-        None,
-    );
+    let (code, err) = add_user(d, "agent1", "agent", Some("sct"), None);
     assert_eq!(code, 0, "{err}");
-    let (_, agent_token, _) = server(&["token", "add", "--data", d, "--login", "agent1"], None);
-    let (_, admin_token, _) = server(&["token", "add", "--data", d, "--login", "admin"], None);
-    let (agent_token, admin_token) = (
-        agent_token.trim().to_string(),
-        admin_token.trim().to_string(),
-    );
+    let agent_token = token_for(d, "agent1");
+    let admin_token = token_for(d, "admin");
     assert!(agent_token.starts_with("cgk_"));
 
     // A real report from the real agent.
@@ -276,22 +275,9 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let (code, _, err) = server(
-        &[
-            "user",
-            "add",
-            "--data",
-            d,
-            "--login",
-            "admin",
-            "--role",
-            "administrator",
-        ],
-        Some("mật-khẩu-quản-trị"),
-    );
+    let (code, err) = add_user(d, "admin", "administrator", None, Some("mật-khẩu-quản-trị"));
     assert_eq!(code, 0, "{err}");
-    let (_, admin, _) = server(&["token", "add", "--data", d, "--login", "admin"], None);
-    let admin = admin.trim().to_string();
+    let admin = token_for(d, "admin");
     let running = serve(&data);
     let base = format!("{}/api/v1", running.base);
 
@@ -326,12 +312,7 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
     });
     // Tokens for the new accounts (stop the server: the embedded store admits one process).
     drop(running);
-    let token = |login: &str| {
-        server(&["token", "add", "--data", d, "--login", login], None)
-            .1
-            .trim()
-            .to_string()
-    };
+    let token = |login: &str| token_for(d, login);
     let (officer, outsider, appraiser, approver) = (
         token("officer"),
         token("outsider"),
@@ -448,34 +429,10 @@ fn an_uploaded_report_is_evaluated_against_the_systems_level() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    server(
-        &[
-            "user",
-            "add",
-            "--data",
-            d,
-            "--login",
-            "admin",
-            "--role",
-            "administrator",
-        ],
-        Some("mật-khẩu-quản-trị"),
-    );
-    server(
-        &[
-            "user", "add", "--data", d, "--login", "agent1", "--role", "agent", "--agency",
-            "lan-sct",
-        ],
-        None,
-    );
-    let admin = server(&["token", "add", "--data", d, "--login", "admin"], None)
-        .1
-        .trim()
-        .to_string();
-    let agent = server(&["token", "add", "--data", d, "--login", "agent1"], None)
-        .1
-        .trim()
-        .to_string();
+    add_user(d, "admin", "administrator", None, Some("mật-khẩu-quản-trị"));
+    add_user(d, "agent1", "agent", Some("lan-sct"), None);
+    let admin = token_for(d, "admin");
+    let agent = token_for(d, "agent1");
 
     // An expired certificate on a level-3 system's address.
     let site = TlsSite::start(&TestPki::shared().expired(&["127.0.0.1"])).unwrap();
