@@ -472,3 +472,189 @@ fn an_uploaded_report_is_evaluated_against_the_systems_level() {
         assert_eq!(compliance["report"], report["id"]);
     });
 }
+
+/// Every route with every role: the matrix of who may call what, checked on the server.
+#[test]
+fn every_route_checks_the_callers_role() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    add_user(d, "admin", "administrator", None, Some("mật-khẩu-quản-trị"));
+    add_user(d, "agent", "agent", Some("lan"), None);
+    let admin = token_for(d, "admin");
+    let running = serve(&data);
+    let base = format!("{}/api/v1", running.base);
+    let (agency, system) = rt.block_on(async {
+        let c = client();
+        let (_, agency) = call(&c, "POST", format!("{base}/agencies"), &admin, Some(serde_json::json!({"name": "Sở Tư pháp", "short_code": "STP"}))).await;
+        for (login, role) in [("appraiser", "appraiser"), ("approver", "approver"), ("viewer", "viewer"), ("officer", "agency_officer")] {
+            let mut body = serde_json::json!({"login": login, "display_name": login, "role": role, "password": "mật-khẩu-đủ-dài"});
+            if role == "agency_officer" {
+                body["agency"] = agency["id"].clone();
+            }
+            assert_eq!(call(&c, "POST", format!("{base}/users"), &admin, Some(body)).await.0, 201);
+        }
+        let (_, system) = call(&c, "POST", format!("{base}/systems"), &admin, Some(serde_json::json!({"name": "Cổng thông tin", "owner_agency": agency["id"], "operating_unit": agency["id"], "proposed_level": 2}))).await;
+        let sys = system["id"].as_str().unwrap().to_string();
+        (agency["id"].as_str().unwrap().to_string(), sys)
+    });
+    drop(running);
+    let roles = [
+        "administrator",
+        "appraiser",
+        "approver",
+        "viewer",
+        "agency_officer",
+        "agent",
+    ];
+    let tokens: Vec<(&str, String)> = roles
+        .iter()
+        .zip([
+            "admin",
+            "appraiser",
+            "approver",
+            "viewer",
+            "officer",
+            "agent",
+        ])
+        .map(|(role, login)| (*role, token_for(d, login)))
+        .collect();
+    let running = serve(&data);
+    let base = format!("{}/api/v1", running.base);
+    // Dossiers are opened by the agency's officers.
+    let dossier = rt.block_on(async {
+        let (s, d) = call(
+            &client(),
+            "POST",
+            format!("{base}/systems/{system}/dossiers"),
+            &tokens[4].1,
+            Some(serde_json::json!({"level": 2})),
+        )
+        .await;
+        assert_eq!(s, 201, "{d}");
+        d["id"].as_str().unwrap().to_string()
+    });
+
+    const PEOPLE: &[&str] = &[
+        "administrator",
+        "appraiser",
+        "approver",
+        "viewer",
+        "agency_officer",
+    ];
+    let report = |n: u32| {
+        serde_json::json!({"schema_version": 1, "id": format!("0193{n:04x}-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
+            "agent": {"name": "a", "version": "0"}, "started_at": "2026-11-23T00:00:00Z", "duration_ms": 1,
+            "target": {"input": "x", "host": "h.example.gov.vn", "port": 443, "address": null}, "tls": null})
+    };
+    let routes: Vec<(&str, String, Option<Value>, &[&str])> = vec![
+        (
+            "POST",
+            format!("{base}/reports"),
+            Some(report(1)),
+            &["agent", "administrator"],
+        ),
+        (
+            "GET",
+            format!("{base}/targets/h.example.gov.vn:443/latest"),
+            None,
+            &["administrator", "appraiser", "approver", "viewer"],
+        ),
+        (
+            "POST",
+            format!("{base}/agencies"),
+            Some(serde_json::json!({"name": "x", "short_code": "X"})),
+            &["administrator"],
+        ),
+        ("GET", format!("{base}/agencies"), None, PEOPLE),
+        (
+            "POST",
+            format!("{base}/users"),
+            Some(
+                serde_json::json!({"login": "z", "display_name": "z", "role": "viewer", "password": "mật-khẩu-đủ-dài"}),
+            ),
+            &["administrator"],
+        ),
+        (
+            "POST",
+            format!("{base}/systems"),
+            Some(
+                serde_json::json!({"name": "y", "owner_agency": agency, "operating_unit": agency}),
+            ),
+            &["administrator", "agency_officer"],
+        ),
+        ("GET", format!("{base}/systems"), None, PEOPLE),
+        ("GET", format!("{base}/systems/{system}"), None, PEOPLE),
+        (
+            "GET",
+            format!("{base}/systems/{system}/compliance"),
+            None,
+            PEOPLE,
+        ),
+        (
+            "POST",
+            format!("{base}/systems/{system}/dossiers"),
+            Some(serde_json::json!({"level": 2})),
+            &["agency_officer"],
+        ),
+        ("GET", format!("{base}/dossiers/{dossier}"), None, PEOPLE),
+        (
+            "GET",
+            format!("{base}/dossiers/{dossier}/events"),
+            None,
+            PEOPLE,
+        ),
+        (
+            "POST",
+            format!("{base}/dossiers/{dossier}/actions"),
+            Some(serde_json::json!({"action": "assign", "assignee": null})),
+            &["administrator", "appraiser", "approver"],
+        ),
+    ];
+    rt.block_on(async {
+        let c = client();
+        for (method, url, body, allowed) in &routes {
+            // Without credentials: 401 everywhere.
+            let mut req = if *method == "GET" {
+                c.get(url)
+            } else {
+                c.post(url)
+            };
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            assert_eq!(
+                req.send().await.unwrap().status(),
+                401,
+                "{method} {url} without a token"
+            );
+            for (role, token) in &tokens {
+                let (status, v) = call(&c, method, url.clone(), token, body.clone()).await;
+                let refused = status == 401 || status == 403;
+                assert_eq!(
+                    refused,
+                    !allowed.contains(role),
+                    "{method} {url} as {role}: {status} {v}"
+                );
+            }
+        }
+        // Health and metrics need no account.
+        assert_eq!(
+            c.get(format!("{}/healthz", running.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert_eq!(
+            c.get(format!("{}/metrics", running.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    });
+}
