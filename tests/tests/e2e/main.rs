@@ -10,7 +10,8 @@
 //! - `domain`: RDAP and WHOIS against loopback registries;
 //! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers;
 //! - `policy`: every Decree 85 rule passing on a good site and failing on bad ones;
-//! - `server`: the real `canhgac-server`: accounts, tokens, ingestion, durability.
+//! - `server`: the real `canhgac-server`: accounts, tokens, ingestion, durability;
+//! - `serverkit`: helpers to run `canhgac-server` and call its API (no tests).
 
 mod agent;
 mod cli;
@@ -20,5 +21,6 @@ mod hostile;
 mod http;
 mod policy;
 mod server;
+mod serverkit;
 mod tls_certificates;
 mod tls_protocols;

@@ -1,103 +1,11 @@
 //! The real `canhgac-server` binary: accounts and tokens from the CLI, ingestion over HTTP
 //! (idempotent), roles, JSON errors, metrics, and durability across `kill -9`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use canhgac_testkit::{TestPki, TlsSite};
 use serde_json::Value;
 
-use crate::agent::{ca_file, scan, workspace_bin};
-
-fn server(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(workspace_bin("canhgac-server"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `canhgac-server user add` on a stopped store; the password (if any) on standard input.
-fn add_user(
-    data: &str,
-    login: &str,
-    role: &str,
-    agency: Option<&str>,
-    password: Option<&str>,
-) -> (i32, String) {
-    let mut args = vec![
-        "user", "add", "--data", data, "--login", login, "--role", role,
-    ];
-    if let Some(a) = agency {
-        args.extend(["--agency", a]);
-    }
-    let (code, _, err) = server(&args, password);
-    (code, err)
-}
-
-/// `canhgac-server token add` on a stopped store: the new token.
-fn token_for(data: &str, login: &str) -> String {
-    let (code, out, err) = server(&["token", "add", "--data", data, "--login", login], None);
-    assert_eq!(code, 0, "{err}");
-    out.trim().to_string()
-}
-
-/// A running server; killed with SIGKILL on drop.
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path) -> Running {
-    let mut child = Command::new(workspace_bin("canhgac-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let base = loop {
-        assert!(Instant::now() < deadline, "the server did not start");
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.split("serving http://").nth(1) {
-            break format!("http://{}", rest.split('/').next().unwrap());
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Running { child, base }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
+use crate::agent::{ca_file, scan};
+use crate::serverkit::{add_user, call, client, serve, server, token_for};
 
 #[test]
 fn accounts_tokens_ingestion_roles_and_durability() {
@@ -235,27 +143,6 @@ fn accounts_tokens_ingestion_roles_and_durability() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["id"], id.as_str());
     });
-}
-
-async fn call(
-    c: &reqwest::Client,
-    method: &str,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = match method {
-        "GET" => c.get(url),
-        _ => c.post(url),
-    }
-    .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let v = r.json::<Value>().await.unwrap_or(Value::Null);
-    (status, v)
 }
 
 fn document(i: u32, kind: &str) -> Value {
