@@ -8,6 +8,8 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState, Metrics};
 use crate::config::Settings;
 use crate::store::Store;
+use crate::transport::tls::{Tls, TlsListener};
+use crate::transport::{self, Peer, TrustedProxies};
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
 pub async fn launch_with_listener(
@@ -16,13 +18,87 @@ pub async fn launch_with_listener(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    launch_with_control(settings, store, listener, None, shutdown).await
+}
+
+/// [`launch_with_listener`] with the local control listener beside the main one (see
+/// [`crate::control`]); both stop on `shutdown`. HTTPS when the settings name a certificate
+/// and key (loaded here: see [`launch`] to load them earlier).
+pub async fn launch_with_control(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    control: Option<crate::control::Control>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = Tls::from_settings(settings)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    launch(settings, store, listener, control, tls, shutdown).await
+}
+
+/// Serves the API on `listener`, over `tls` when given (its certificate files are watched
+/// every `settings.tls_reload_interval`), with the control listener beside it, until
+/// `shutdown` completes; then finishes in-flight requests.
+///
+/// Every request goes through [`transport::observe`] (client address behind trusted proxies,
+/// request id, access log).
+pub async fn launch(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    control: Option<crate::control::Control>,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The read index of the list routes, built once from the store; every write through
+    // `state.store` keeps it up to date (crate::index).
+    let index = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || crate::index::Index::build(store.as_ref()))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?
+    };
+    let index = Arc::new(index);
+    let store: Arc<dyn Store> = Arc::new(crate::index::IndexedStore::new(store, index.clone()));
     let state = AppState {
+        index,
         store,
         metrics: Arc::new(Metrics::default()),
         pack: Arc::new(canhgac_policies::pack::Pack::decree85()),
+        max_document_bytes: settings.max_document_bytes,
+        access: Arc::new(crate::sessions::Access::new(settings.sessions.clone())),
+        report_retention_days: settings.report_retention_days,
     };
-    let app = api::router(state, settings.max_body);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let retention = crate::retention::spawn(
+        state.store.clone(),
+        state.pack.clone(),
+        settings.report_retention_days,
+        std::time::Duration::from_secs(6 * 3600),
+    );
+    let trusted = Arc::new(TrustedProxies::new(settings.trusted_proxies.clone()));
+    let app = api::router(state, settings.max_body).layer(axum::middleware::from_fn_with_state(
+        trusted,
+        transport::observe,
+    ));
+    let (shutdown, control) = crate::control::beside(control, &app, shutdown);
+    let service = app.into_make_service_with_connect_info::<Peer>();
+    match tls {
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+        Some(tls) => {
+            let _watch = tls.cert().watch(settings.tls_reload_interval);
+            axum::serve(TlsListener::new(listener, tls.config())?, service)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
+    retention.abort();
+    if let Some(task) = control {
+        task.await.map_err(std::io::Error::other)??;
+    }
+    Ok(())
 }

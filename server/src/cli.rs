@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use canhgac_server::auth;
-use canhgac_server::config::{FileSettings, Settings};
+use canhgac_server::config::{FileSettings, LogFormat, Overrides, Settings};
+use canhgac_server::control;
 use canhgac_server::model::Role;
+use canhgac_server::remote::Remote;
 use canhgac_server::store::{self, Store, StoreError};
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
@@ -38,10 +40,22 @@ struct Where {
     listen: Option<SocketAddr>,
 }
 
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    at: Where,
+    /// TLS certificate chain, PEM, leaf first (with --tls-key: serve HTTPS; reloaded on change).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API.
-    Serve(Where),
+    Serve(ServeArgs),
     /// Accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -51,6 +65,12 @@ enum Command {
     /// Reports for people.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Import from the officers' spreadsheets (docs/import-export.md).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export as spreadsheets (docs/import-export.md).
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Write a consistent copy of the store.
     Backup {
         #[command(flatten)]
@@ -82,6 +102,51 @@ enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Import the inventory of systems from a CSV or XLSX file; all or nothing unless
+    /// --skip-bad-rows; re-importing the same file changes nothing.
+    Inventory {
+        #[command(flatten)]
+        at: Where,
+        /// The file (CSV UTF-8, comma or semicolon, or XLSX).
+        file: PathBuf,
+        /// The owner agency of rows without an owner column (id, short code or name).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Import the good rows and report the bad ones.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        /// Check and count, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON (as the API answers).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// Export the systems in the officers' spreadsheet layout.
+    Systems {
+        #[command(flatten)]
+        at: Where,
+        /// csv (UTF-8 with BOM) or xlsx.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// The file to write (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only the systems of this agency and its sub-agencies (id, short code or name).
+        #[arg(long)]
+        agency: Option<String>,
+        /// A filter of GET /api/v1/systems, e.g. level=2,3 or dossier_state=none (repeatable).
+        #[arg(long = "filter", value_name = "NAME=VALUE")]
+        filters: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ReportCommand {
     /// The weekly dossier figures: a Vietnamese paragraph for the weekly letter, or JSON.
     Weekly {
@@ -93,6 +158,9 @@ enum ReportCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the report as an XLSX workbook to this file.
+        #[arg(long, value_name = "FILE")]
+        xlsx: Option<PathBuf>,
     },
 }
 
@@ -112,6 +180,15 @@ enum TokenCommand {
 }
 
 fn settings(config: Option<&Path>, at: &Where) -> Result<Settings> {
+    let flags = Overrides {
+        data: at.data.clone(),
+        listen: at.listen,
+        ..Overrides::default()
+    };
+    settings_with(config, flags)
+}
+
+fn settings_with(config: Option<&Path>, flags: Overrides) -> Result<Settings> {
     let file = match config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -123,27 +200,108 @@ fn settings(config: Option<&Path>, at: &Where) -> Result<Settings> {
         }
         None => None,
     };
-    Settings::resolve(file, |k| std::env::var(k).ok(), at.data.clone(), at.listen)
-        .map_err(anyhow::Error::msg)
+    Settings::resolve_with(file, |k| std::env::var(k).ok(), flags).map_err(anyhow::Error::msg)
 }
 
-fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+fn store_path(settings: &Settings) -> PathBuf {
+    match settings.engine.as_str() {
+        "sled" => settings.data.join("canhgac.sled"),
+        _ => settings.data.join("canhgac.redb"),
+    }
+}
+
+/// Opens the store; `None` when another process (a running server) holds it.
+fn try_open_store(settings: &Settings) -> Result<Option<Arc<dyn Store>>> {
     std::fs::create_dir_all(&settings.data).with_context(|| {
         format!(
             "cannot create the data directory {}",
             settings.data.display()
         )
     })?;
-    let path = match settings.engine.as_str() {
-        "sled" => settings.data.join("canhgac.sled"),
-        _ => settings.data.join("canhgac.redb"),
-    };
-    match store::open(&path, &settings.engine) {
-        Ok(s) => Ok(Arc::from(s)),
-        Err(StoreError::Locked { path }) => bail!(
-            "the store at {path} is in use: a canhgac-server is probably running on it; stop it first (running subcommands through the live server is not built yet)"
-        ),
+    match store::open(&store_path(settings), &settings.engine) {
+        Ok(s) => Ok(Some(Arc::from(s))),
+        Err(StoreError::Locked { .. }) => Ok(None),
         Err(e) => Err(e).context("cannot open the store"),
+    }
+}
+
+fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+    match try_open_store(settings)? {
+        Some(store) => Ok(store),
+        None => {
+            let by = match canhgac_server::control::read(&settings.data) {
+                Ok(Some(info)) if info.is_alive() => {
+                    format!("a canhgac-server (pid {}) is running on it", info.pid)
+                }
+                _ => "another canhgac-server process holds it".to_string(),
+            };
+            bail!(
+                "the store at {} is in use: {by}; stop it first",
+                store_path(settings).display()
+            )
+        }
+    }
+}
+
+/// Where a subcommand does its work: on the store itself, or through the server running on it.
+enum Via {
+    /// The store, opened by this process.
+    Store(Arc<dyn Store>),
+    /// The running server (the store is locked by it).
+    Server(Remote),
+}
+
+/// Opens the store, or finds the server that holds it, and says on standard error which.
+fn store_or_server(settings: &Settings) -> Result<Via> {
+    // A server that has just taken the lock announces itself a moment later, and another
+    // subcommand may be about to release the store: wait a little before giving up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match store_or_server_once(settings) {
+            Err(e)
+                if std::time::Instant::now() < deadline
+                    && matches!(
+                        e.downcast_ref::<canhgac_server::remote::RemoteError>(),
+                        Some(canhgac_server::remote::RemoteError::NoServer(_))
+                    ) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn store_or_server_once(settings: &Settings) -> Result<Via> {
+    match try_open_store(settings)? {
+        Some(store) => {
+            // This process holds the store: a serve.json there was left by a killed server.
+            if settings.engine != "memory" && control::serve_file(&settings.data).exists() {
+                let pid = control::read(&settings.data)
+                    .ok()
+                    .flatten()
+                    .map(|i| format!(" (pid {})", i.pid))
+                    .unwrap_or_default();
+                let _ = std::fs::remove_file(control::serve_file(&settings.data));
+                eprintln!(
+                    "canhgac-server: removed the stale {} of a server that is no longer running{pid}",
+                    control::serve_file(&settings.data).display()
+                );
+            }
+            eprintln!(
+                "canhgac-server: trực tiếp trên kho dữ liệu / directly on the store {}",
+                store_path(settings).display()
+            );
+            Ok(Via::Store(store))
+        }
+        None => {
+            let remote = Remote::locate(&settings.data)?;
+            eprintln!(
+                "canhgac-server: qua máy chủ đang chạy / through the running server at {}",
+                remote.describe()
+            );
+            Ok(Via::Server(remote))
+        }
     }
 }
 
@@ -186,26 +344,53 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     let config = cli.config.as_deref();
     match cli.command {
-        Command::Serve(at) => {
-            let settings = settings(config, &at)?;
+        Command::Serve(args) => {
+            let flags = Overrides {
+                data: args.at.data.clone(),
+                listen: args.at.listen,
+                tls_cert: args.tls_cert.clone(),
+                tls_key: args.tls_key.clone(),
+            };
+            let settings = settings_with(config, flags)?;
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let tls = canhgac_server::transport::tls::Tls::from_settings(&settings)?;
             let store = open_store(&settings)?;
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .with_writer(std::io::stderr)
-                .init();
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into());
+            match settings.log_format {
+                LogFormat::Text => tracing_subscriber::fmt()
+                    .with_env_filter(filter)
+                    .with_writer(std::io::stderr)
+                    .init(),
+                LogFormat::Json => tracing_subscriber::fmt()
+                    .json()
+                    .flatten_event(true)
+                    .with_env_filter(filter)
+                    .with_writer(std::io::stderr)
+                    .init(),
+            }
+            let scheme = if tls.is_some() { "https" } else { "http" };
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(settings.listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", settings.listen))?;
                 let addr = listener.local_addr()?;
+                let control = control::Control::bind()
+                    .await
+                    .context("cannot listen on loopback for the local control channel")?;
+                let info = control.info(&addr.to_string())?;
+                let serve_file = control::ServeFile::write(&settings.data, &info)
+                    .context("cannot write the control file")?;
                 eprintln!(
-                    "canhgac-server: serving http://{addr}/ ({} store in {})",
+                    "canhgac-server: serving {scheme}://{addr}/ ({} store in {})",
                     store.engine(),
                     settings.data.display()
+                );
+                eprintln!(
+                    "canhgac-server: local control channel on {} (see {})",
+                    info.url,
+                    serve_file.path().display()
                 );
                 let shutdown = async {
                     let mut term =
@@ -216,8 +401,16 @@ pub fn run() -> Result<ExitCode> {
                         _ = term.recv() => {}
                     }
                 };
-                canhgac_server::app::launch_with_listener(&settings, store, listener, shutdown)
-                    .await?;
+                canhgac_server::app::launch(
+                    &settings,
+                    store,
+                    listener,
+                    Some(control),
+                    tls,
+                    shutdown,
+                )
+                .await?;
+                drop(serve_file);
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
@@ -236,32 +429,70 @@ pub fn run() -> Result<ExitCode> {
             } else {
                 read_password()?
             };
-            let store = open_store(&settings)?;
-            let account = auth::add_account(
-                store.as_ref(),
-                &login,
-                name.as_deref().unwrap_or(&login),
-                role,
-                agency,
-                password.as_deref(),
-                Timestamp::now(),
-            )?;
-            println!(
-                "added {} ({:?}) to {}",
-                account.login,
-                account.role,
-                settings.data.display()
-            );
+            let (login, role) = match store_or_server(&settings)? {
+                Via::Store(store) => {
+                    let account = auth::add_account(
+                        store.as_ref(),
+                        &login,
+                        name.as_deref().unwrap_or(&login),
+                        role,
+                        agency,
+                        password.as_deref(),
+                        Timestamp::now(),
+                    )?;
+                    (account.login, account.role)
+                }
+                Via::Server(server) => {
+                    if let Some(a) = &agency
+                        && a.parse::<canhgac_server::model::AgencyId>().is_err()
+                    {
+                        bail!(
+                            "through the running server, --agency must be the id of an existing agency (GET /api/v1/agencies lists them), not {a:?}"
+                        );
+                    }
+                    let added: serde_json::Value = server.post_json(
+                        "/api/v1/users",
+                        &serde_json::json!({
+                            "login": login,
+                            "display_name": name.as_deref().unwrap_or(&login),
+                            "role": role,
+                            "agency": agency,
+                            "password": password,
+                        }),
+                    )?;
+                    let login = added["login"].as_str().unwrap_or(&login).to_string();
+                    (login, role)
+                }
+            };
+            println!("added {login} ({role:?}) to {}", settings.data.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Add { at, login, name }) => {
             let settings = settings(config, &at)?;
-            let store = open_store(&settings)?;
-            let token = auth::add_token(store.as_ref(), &login, &name, Timestamp::now())?;
+            let token = match store_or_server(&settings)? {
+                Via::Store(store) => {
+                    auth::add_token(store.as_ref(), &login, &name, Timestamp::now())?
+                }
+                Via::Server(server) => {
+                    let issued: serde_json::Value = server.post_json(
+                        "/api/v1/tokens",
+                        &serde_json::json!({"login": login, "name": name}),
+                    )?;
+                    issued["token"]
+                        .as_str()
+                        .context("the server's answer has no token")?
+                        .to_string()
+                }
+            };
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report(ReportCommand::Weekly { at, week_end, json }) => {
+        Command::Report(ReportCommand::Weekly {
+            at,
+            week_end,
+            json,
+            xlsx,
+        }) => {
             let settings = settings(config, &at)?;
             let week_end = match week_end {
                 Some(text) => parse_date(&text)?,
@@ -269,9 +500,18 @@ pub fn run() -> Result<ExitCode> {
                     .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
                     .date(),
             };
-            let store = open_store(&settings)?;
-            let pack = canhgac_policies::pack::Pack::decree85();
-            let figures = canhgac_server::report::weekly(store.as_ref(), &pack, week_end)?;
+            let figures = match store_or_server(&settings)? {
+                Via::Store(store) => {
+                    let pack = canhgac_policies::pack::Pack::decree85();
+                    canhgac_server::report::weekly(store.as_ref(), &pack, week_end)?
+                }
+                Via::Server(server) => server.get_json::<canhgac_server::weekly::WeeklyFigures>(
+                    &format!("/api/v1/reports/weekly?week_end={week_end}&format=json"),
+                )?,
+            };
+            if let Some(path) = &xlsx {
+                write_weekly_xlsx(&figures, path)?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&figures)?);
             } else {
@@ -279,13 +519,94 @@ pub fn run() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import(ImportCommand::Inventory {
+            at,
+            file,
+            agency,
+            skip_bad_rows,
+            dry_run,
+            json,
+        }) => {
+            let settings = settings(config, &at)?;
+            match store_or_server(&settings)? {
+                Via::Store(store) => import_inventory_command(
+                    store.as_ref(),
+                    &file,
+                    agency.as_deref(),
+                    skip_bad_rows,
+                    dry_run,
+                    json,
+                ),
+                Via::Server(server) => {
+                    let bytes = std::fs::read(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    let report = server.import_inventory(
+                        bytes,
+                        agency.as_deref(),
+                        skip_bad_rows,
+                        dry_run,
+                    )?;
+                    print_import_report(&report, json)
+                }
+            }
+        }
+        Command::Export(ExportCommand::Systems {
+            at,
+            format,
+            output,
+            agency,
+            filters,
+        }) => {
+            let settings = settings(config, &at)?;
+            match store_or_server(&settings)? {
+                Via::Store(store) => export_systems_command(
+                    store.as_ref(),
+                    &format,
+                    output.as_deref(),
+                    agency.as_deref(),
+                    &filters,
+                ),
+                Via::Server(server) => {
+                    // The same checks as on the store, before asking the server.
+                    let parsed = canhgac_server::exchange::ExportFormat::parse(&format)
+                        .context("--format must be csv or xlsx")?;
+                    let mut check = canhgac_server::exchange::SystemFilter::default();
+                    let mut pairs = Vec::new();
+                    for f in &filters {
+                        let (name, value) = f
+                            .split_once('=')
+                            .with_context(|| format!("--filter {f:?}: write NAME=VALUE"))?;
+                        if !check
+                            .set(name.trim(), value.trim())
+                            .map_err(anyhow::Error::msg)?
+                        {
+                            bail!("--filter {name:?}: not a filter (use --agency for agencies)");
+                        }
+                        pairs.push((name.trim(), value.trim()));
+                    }
+                    let (bytes, systems) =
+                        server.export_systems(&format, agency.as_deref(), &pairs)?;
+                    write_export(bytes, systems, parsed, output.as_deref())
+                }
+            }
+        }
         Command::Backup { at, dest } => {
             let settings = settings(config, &at)?;
-            let store = open_store(&settings)?;
             if dest.exists() {
                 bail!("{} exists: choose a new file", dest.display());
             }
-            store.backup(&dest)?;
+            match store_or_server(&settings)? {
+                Via::Store(store) => store.backup(&dest)?,
+                Via::Server(server) => {
+                    // The server resolves nothing against its own directory: send an absolute path.
+                    let absolute = std::path::absolute(&dest)
+                        .with_context(|| format!("cannot resolve {}", dest.display()))?;
+                    let _: serde_json::Value = server.post_json(
+                        "/api/v1/admin/backup",
+                        &serde_json::json!({"dest": absolute}),
+                    )?;
+                }
+            }
             println!(
                 "backup of {} written to {}",
                 settings.data.display(),
@@ -294,4 +615,163 @@ pub fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `report weekly --xlsx FILE`: the workbook of the province's figures.
+fn write_weekly_xlsx(figures: &canhgac_server::weekly::WeeklyFigures, path: &Path) -> Result<()> {
+    let bytes = canhgac_server::exchange::weekly_xlsx(figures, "toàn tỉnh")?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "canhgac-server: báo cáo tuần đã ghi vào / weekly report written to {}",
+        path.display()
+    );
+    Ok(())
+}
+
+/// The agency a flag names (id, short code or name).
+fn agency_flag(store: &dyn Store, text: &str) -> Result<canhgac_server::model::AgencyId> {
+    use canhgac_server::exchange::import::{AgencyMatch, agency_named};
+    match agency_named(store, text)? {
+        AgencyMatch::One(id) => Ok(id),
+        AgencyMatch::Unknown => bail!("no agency with the id, short code or name {text:?}"),
+        AgencyMatch::Ambiguous(names) => {
+            bail!(
+                "several agencies are named {text:?} ({}): use the id or short code",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// `import inventory FILE`: the library import on the store, then the report (exit 1 when
+/// errors made it import nothing).
+fn import_inventory_command(
+    store: &dyn Store,
+    file: &Path,
+    agency: Option<&str>,
+    skip_bad_rows: bool,
+    dry_run: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    use canhgac_server::exchange::{ImportOptions, Scope, import_inventory};
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let owner = agency.map(|a| agency_flag(store, a)).transpose()?;
+    let options = ImportOptions {
+        owner,
+        skip_bad_rows,
+        dry_run,
+        actor: None,
+    };
+    let pack = canhgac_policies::pack::Pack::decree85();
+    let report = import_inventory(store, &pack, &bytes, &options, Scope::All, Timestamp::now())
+        .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+    print_import_report(&report, json)
+}
+
+/// Prints an import report; exit 1 when errors made it import nothing (also for imports
+/// through the running server).
+fn print_import_report(
+    report: &canhgac_server::exchange::ImportReport,
+    json: bool,
+) -> Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for e in &report.errors {
+            eprintln!(
+                "dòng {} ({}: {:?}) [{}] {}",
+                e.row, e.column, e.value, e.code, e.message
+            );
+        }
+        println!(
+            "{}tạo mới {}, cập nhật {}, không đổi {}, bỏ qua {}; hồ sơ ghi nhận {} / created {}, updated {}, unchanged {}, skipped {}, dossiers {}",
+            if report.dry_run {
+                "(chạy thử, không ghi / dry run) "
+            } else {
+                ""
+            },
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.skipped,
+            report.dossiers_created,
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.skipped,
+            report.dossiers_created,
+        );
+        if report.rejected {
+            eprintln!(
+                "không nhập gì vì có lỗi; sửa tệp hoặc dùng --skip-bad-rows / nothing imported because of errors"
+            );
+        }
+    }
+    Ok(if report.rejected {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `export systems`: the library export on the store, to a file or standard output.
+fn export_systems_command(
+    store: &dyn Store,
+    format: &str,
+    output: Option<&Path>,
+    agency: Option<&str>,
+    filters: &[String],
+) -> Result<ExitCode> {
+    use canhgac_server::exchange::{
+        ExportFormat, Scope, SystemFilter, export_rows, systems_csv, systems_xlsx,
+    };
+    let format = ExportFormat::parse(format).context("--format must be csv or xlsx")?;
+    let mut filter = SystemFilter::default();
+    for f in filters {
+        let (name, value) = f
+            .split_once('=')
+            .with_context(|| format!("--filter {f:?}: write NAME=VALUE"))?;
+        if !filter
+            .set(name.trim(), value.trim())
+            .map_err(anyhow::Error::msg)?
+        {
+            bail!("--filter {name:?}: not a filter (use --agency for agencies)");
+        }
+    }
+    filter.agency = agency.map(|a| agency_flag(store, a)).transpose()?;
+    let rows = export_rows(store, Scope::All, &filter)?;
+    let bytes = match format {
+        ExportFormat::Csv => systems_csv(&rows),
+        ExportFormat::Xlsx => systems_xlsx(&rows)?,
+    };
+    write_export(bytes, rows.len(), format, output)
+}
+
+/// Writes an export to a file or standard output (also for exports through the running server).
+fn write_export(
+    bytes: Vec<u8>,
+    systems: usize,
+    format: canhgac_server::exchange::ExportFormat,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
+    use canhgac_server::exchange::ExportFormat;
+    match output {
+        Some(path) => {
+            std::fs::write(path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "canhgac-server: {} hệ thống / systems -> {}",
+                systems,
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            if format == ExportFormat::Xlsx && std::io::stdout().is_terminal() {
+                bail!("an XLSX workbook is binary: give --output FILE or redirect standard output");
+            }
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

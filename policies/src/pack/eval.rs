@@ -28,6 +28,9 @@ pub enum Status {
     Na,
     /// Could not be decided (the observation is missing).
     Unknown,
+    /// A failure (or warning) accepted for a while by a waiver the server holds: never produced
+    /// by [`evaluate`], only by [`apply_waivers`].
+    Waived,
 }
 
 /// One rule's result with its evidence.
@@ -66,6 +69,9 @@ pub struct Counts {
     pub na: u32,
     /// Unknown.
     pub unknown: u32,
+    /// Failures and warnings accepted by a waiver (see [`apply_waivers`]).
+    #[serde(default)]
+    pub waived: u32,
     /// Failures by severity (`critical`, `high`, `medium`, `low`, `info`).
     pub fail_by_severity: std::collections::BTreeMap<String, u32>,
 }
@@ -364,8 +370,9 @@ fn order(s: Status) -> u8 {
         Status::Fail => 0,
         Status::Warn => 1,
         Status::Unknown => 2,
-        Status::Pass => 3,
-        Status::Na => 4,
+        Status::Waived => 3,
+        Status::Pass => 4,
+        Status::Na => 5,
     }
 }
 
@@ -418,8 +425,22 @@ pub fn evaluate_value(pack: &Pack, report: &Value, level: u8) -> Evaluation {
         });
     }
     results.sort_by_key(|r| (order(r.status), std::cmp::Reverse(r.severity)));
+    let counts = count(&results);
+    let (score, grade) = grade(&results);
+    Evaluation {
+        pack: pack.id.clone(),
+        pack_version: pack.version.clone(),
+        level,
+        grade,
+        score,
+        counts,
+        results,
+    }
+}
+
+fn count(results: &[RuleResult]) -> Counts {
     let mut counts = Counts::default();
-    for r in &results {
+    for r in results {
         match r.status {
             Status::Pass => counts.pass += 1,
             Status::Fail => {
@@ -432,18 +453,31 @@ pub fn evaluate_value(pack: &Pack, report: &Value, level: u8) -> Evaluation {
             Status::Warn => counts.warn += 1,
             Status::Na => counts.na += 1,
             Status::Unknown => counts.unknown += 1,
+            Status::Waived => counts.waived += 1,
         }
     }
-    let (score, grade) = grade(&results);
-    Evaluation {
-        pack: pack.id.clone(),
-        pack_version: pack.version.clone(),
-        level,
-        grade,
-        score,
-        counts,
-        results,
+    counts
+}
+
+/// `evaluation` with the failures and warnings of the rules `waived` accepts marked
+/// [`Status::Waived`]: they no longer count against the grade (which is computed again), the
+/// counts move them to `waived`, and the order puts them after the open findings. Passes and
+/// unknowns are left as they are (a waiver accepts a known failure, it does not turn an
+/// unknown into a pass).
+pub fn apply_waivers(evaluation: &Evaluation, waived: &dyn Fn(&str) -> bool) -> Evaluation {
+    let mut out = evaluation.clone();
+    for r in &mut out.results {
+        if matches!(r.status, Status::Fail | Status::Warn) && waived(&r.rule) {
+            r.status = Status::Waived;
+        }
     }
+    out.results
+        .sort_by_key(|r| (order(r.status), std::cmp::Reverse(r.severity)));
+    out.counts = count(&out.results);
+    let (score, grade) = grade(&out.results);
+    out.score = score;
+    out.grade = grade;
+    out
 }
 
 /// Evaluates a report against `level` of `pack`.

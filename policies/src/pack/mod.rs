@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use crate::calendar::CalendarRules;
 use crate::source::Location;
-pub use eval::{Evaluation, RuleResult, Status, evaluate, evaluate_value};
+pub use eval::{Evaluation, RuleResult, Status, apply_waivers, evaluate, evaluate_value};
 pub use rule::{Kind, Outcome, Rule, RuleSpec, Severity};
-pub use workflow::Workflow;
+pub use workflow::{MonthDay, Workflow};
 
 /// Why a pack could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -383,6 +383,99 @@ mod tests {
             legacy2.status,
             Status::Warn,
             "TLS 1.0 is a warning at level 2"
+        );
+    }
+
+    #[test]
+    fn the_workflow_carries_freshness_and_the_yearly_report_day() {
+        let pack = Pack::decree85();
+        let day = pack.workflow.yearly_report_before.unwrap();
+        assert_eq!((day.month, day.day), (12, 14));
+        for level in 1..=5 {
+            assert!(
+                pack.workflow
+                    .evidence_fresh_days(level)
+                    .is_some_and(|d| d > 0)
+            );
+        }
+        assert!(
+            pack.workflow.evidence_fresh_days(4) <= pack.workflow.evidence_fresh_days(3)
+                && pack.workflow.evidence_fresh_days(3) <= pack.workflow.evidence_fresh_days(2),
+            "higher levels need fresher evidence"
+        );
+        for (text, message) in [
+            (
+                "yearly_report_before = { month = 2, day = 30 }\n",
+                "not a day of every year",
+            ),
+            ("evidence_fresh_days = 0", "every report stale"),
+        ] {
+            let workflow = if text.starts_with("yearly") {
+                DECREE85.workflow.replacen(
+                    "yearly_report_before = { month = 12, day = 14 }\n",
+                    text,
+                    1,
+                )
+            } else {
+                DECREE85
+                    .workflow
+                    .replacen("evidence_fresh_days = 14", text, 1)
+            };
+            let err = Pack::from_sources(&PackSources {
+                workflow: &workflow,
+                ..DECREE85
+            })
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn waivers_turn_failures_into_waived_and_lift_the_grade() {
+        let pack = Pack::decree85();
+        let report = json!({
+            "target": {"host": "sct.example.gov.vn", "port": 443},
+            "tls": {
+                "reachable": true, "negotiated": {"protocol": "tls1.3"},
+                "protocols": {"ssl3": false, "tls1.0": false, "tls1.1": false, "tls1.2": true, "tls1.3": true},
+                "validation": {"trusted": true, "hostname_match": true},
+                "certificate": {"days_left": 3, "key_bits": 2048, "key_type": "RSA"},
+                "ciphers": {"weaknesses": {"null": false, "anonymous": false, "export": false, "rc4": false, "des": false, "forward_secrecy_only": true}}
+            },
+            "http": null, "dns": null, "domain": null, "content": null
+        });
+        let e = evaluate_value(&pack, &report, 3);
+        let failing: Vec<String> = e
+            .results
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| r.rule.clone())
+            .collect();
+        assert!(
+            failing.contains(&"tls.cert_expiry".to_string()),
+            "{failing:?}"
+        );
+        let waived = apply_waivers(&e, &|rule| rule == "tls.cert_expiry");
+        let status =
+            |e: &Evaluation, id: &str| e.results.iter().find(|r| r.rule == id).unwrap().status;
+        assert_eq!(status(&waived, "tls.cert_expiry"), Status::Waived);
+        assert_eq!(waived.counts.waived, 1);
+        assert_eq!(waived.counts.fail, e.counts.fail - 1);
+        assert!(waived.score > e.score, "{} > {}", waived.score, e.score);
+        assert_eq!(waived.results.len(), e.results.len());
+        // Unknowns stay unknown; nothing waived changes nothing.
+        let all = apply_waivers(&e, &|_| true);
+        assert_eq!(all.counts.unknown, e.counts.unknown);
+        assert_eq!(apply_waivers(&e, &|_| false), e);
+        let json = serde_json::to_value(&waived).unwrap();
+        assert!(
+            json["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["status"] == "waived")
         );
     }
 

@@ -58,15 +58,46 @@ pub struct LevelWorkflow {
     pub specialised_opinion: bool,
     /// Periodic assessment interval in months (Directive 14/CT-TTg), if any.
     pub assessment_every_months: Option<u32>,
+    /// How many days a scan report stays current evidence for a system of this level; an
+    /// older one makes the system's compliance `stale`. `None`: evidence never goes stale.
+    #[serde(default)]
+    pub evidence_fresh_days: Option<u32>,
     /// Notes and references.
     #[serde(default)]
     pub references: Vec<String>,
+}
+
+/// A day of the year, e.g. 14 December for Directive 14's yearly report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthDay {
+    /// 1 to 12.
+    pub month: i8,
+    /// 1 to the month's length (29 February is refused: it is not a yearly day).
+    pub day: i8,
+}
+
+impl MonthDay {
+    /// This day in `year`, if the year is representable.
+    pub fn in_year(self, year: i16) -> Option<jiff::civil::Date> {
+        jiff::civil::Date::new(year, self.month, self.day).ok()
+    }
+
+    /// Whether the day exists in every year.
+    pub fn is_valid(self) -> bool {
+        self.in_year(2023).is_some()
+    }
 }
 
 /// The whole workflow file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workflow {
+    /// Periodic assessments counted in whole years are reported before this day of the year
+    /// (Directive 14/CT-TTg: 14 December). `None`: a yearly assessment is due one interval
+    /// after the last one, like any other interval.
+    #[serde(default)]
+    pub yearly_report_before: Option<MonthDay>,
     /// Per level ("1".."5").
     pub level: BTreeMap<String, LevelWorkflow>,
     /// Documents of a level-proposal dossier.
@@ -94,6 +125,19 @@ impl Workflow {
             if w.appraisal.days == 0 || w.approval.days == 0 {
                 return Err(format!("workflow: level {l}: a time limit of 0 days"));
             }
+            if w.evidence_fresh_days == Some(0) {
+                return Err(format!(
+                    "workflow: level {l}: evidence_fresh_days = 0 would make every report stale"
+                ));
+            }
+        }
+        if let Some(d) = self.yearly_report_before
+            && !d.is_valid()
+        {
+            return Err(format!(
+                "workflow: yearly_report_before = {{ month = {}, day = {} }} is not a day of every year",
+                d.month, d.day
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         for d in &self.document {
@@ -113,6 +157,11 @@ impl Workflow {
     /// The workflow of a level.
     pub fn for_level(&self, level: u8) -> Option<&LevelWorkflow> {
         self.level.get(&level.to_string())
+    }
+
+    /// How long a report stays current evidence at `level`, in days (`None`: forever).
+    pub fn evidence_fresh_days(&self, level: u8) -> Option<u32> {
+        self.for_level(level)?.evidence_fresh_days
     }
 
     /// The documents a dossier at `level` must contain.

@@ -20,7 +20,7 @@ use crate::store::{Batch, Table};
 use crate::workflow::{self, Action, AgencyScope, AuditEvent, WorkflowError};
 
 /// Today in Vietnam (UTC+7 all year: no daylight saving time).
-fn today(now: Timestamp) -> jiff::civil::Date {
+pub(super) fn today(now: Timestamp) -> jiff::civil::Date {
     now.to_zoned_datetime(TimeZone::fixed(jiff::tz::offset(7)))
         .date()
 }
@@ -36,7 +36,7 @@ fn workflow_error(e: WorkflowError) -> ApiError {
     }
 }
 
-fn event_key(e: &AuditEvent) -> String {
+pub(super) fn event_key(e: &AuditEvent) -> String {
     format!("{}/{}", e.dossier, e.id)
 }
 
@@ -84,7 +84,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(dossier)))
 }
 
-async fn visible_dossier(
+pub(super) async fn visible_dossier(
     state: &AppState,
     principal: &Principal,
     id: &str,
@@ -145,16 +145,39 @@ pub async fn events(
     Ok(Json(events))
 }
 
+/// Reads an action from a client's JSON. Document records are refused with a pointer to the
+/// upload route: the server computes them from the file itself.
+fn client_action(value: Value, dossier_id: &str) -> Result<Action, ApiError> {
+    let invents_documents = match value.get("action").and_then(Value::as_str) {
+        Some("add_document") => true,
+        Some("resubmit") => value.get("documents").is_some(),
+        _ => false,
+    };
+    if invents_documents {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "upload_required",
+            format!(
+                "Tài liệu phải được tải lên dưới dạng tệp qua POST /api/v1/dossiers/{dossier_id}/documents; khi nộp bổ sung, các tệp đã tải lên cho lần bổ sung đang mở được gửi kèm (documents are uploaded as files, not described in JSON; a resubmission sends the files uploaded to the open round)"
+            ),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_json", e.to_string()))
+}
+
 /// `POST /api/v1/dossiers/{id}/actions` (by role): applies one workflow action, e.g.
-/// `{"action": "submit", "letter": {...}}`.
+/// `{"action": "submit", "letter": {...}}`. Documents are not actions here: they are uploaded
+/// (`crate::api::documents`).
 pub async fn act(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: Result<Json<Action>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(PEOPLE)?;
-    let Json(action) = body?;
+    let Json(value) = body?;
+    let action = client_action(value, &id)?;
     let (dossier, system, tree) = visible_dossier(&state, &principal, &id).await?;
     let scope = AgencyScope::for_system(&system, &tree);
     let now = Timestamp::now();
@@ -172,14 +195,22 @@ pub async fn act(
     let before = repo::json(&dossier);
     let saved = next.clone();
     let ev = event.clone();
+    // An approval becomes the system's approved level (and lowers needs_redetermination), in
+    // the same batch as the dossier's transition.
+    let approved_system = (next.state == crate::model::DossierState::Approved
+        && dossier.state != crate::model::DossierState::Approved)
+        .then(|| next.decision.as_ref().map(|d| system.record_approval(d)))
+        .flatten();
     blocking(move || {
-        store.apply(
-            Batch::new()
-                .if_equals(Table::Dossiers, saved.id.to_string(), before)
-                .put(Table::Dossiers, saved.id.to_string(), repo::json(&saved))
-                .if_absent(Table::Events, event_key(&ev))
-                .put(Table::Events, event_key(&ev), repo::json(&ev)),
-        )
+        let mut batch = Batch::new()
+            .if_equals(Table::Dossiers, saved.id.to_string(), before)
+            .put(Table::Dossiers, saved.id.to_string(), repo::json(&saved))
+            .if_absent(Table::Events, event_key(&ev))
+            .put(Table::Events, event_key(&ev), repo::json(&ev));
+        if let Some(s) = approved_system {
+            batch = batch.put(Table::Systems, s.id.to_string(), repo::json(&s));
+        }
+        store.apply(batch)
     })
     .await
     .map_err(|e| match e {

@@ -58,6 +58,16 @@ impl ApiError {
         )
     }
 
+    /// 403 `csrf`: a cookie-authenticated write without the session's CSRF token, or from
+    /// another origin.
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Thiếu mã chống giả mạo yêu cầu (CSRF) hoặc yêu cầu đến từ trang khác / missing or wrong CSRF token, or a cross-origin request",
+        )
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code

@@ -1,12 +1,19 @@
 //! Agencies, accounts and information systems. Agency officers see and edit only their agency
 //! and its sub-agencies; anything outside their scope is answered 404, as if absent.
+//!
+//! Systems and agencies are edited with `PATCH`; an edit of an approved system that bears on
+//! its level raises `needs_redetermination` (`System::revise`). Agencies merged away
+//! (`POST /agencies/{id}/merge`) hand their systems, sub-agencies and accounts to the agency
+//! they merge into in one atomic batch and stay, retired, for history. Every edit and merge
+//! leaves an `InventoryEvent` (`crate::changes`).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
 
 use super::{ApiError, AppState, PEOPLE, Principal, blocking};
 use crate::auth;
@@ -77,16 +84,25 @@ pub async fn create_agency(
         parent: new.parent,
         contacts: new.contacts,
         retired: false,
+        merged_into: None,
     };
     let store = state.store.clone();
     let saved = agency.clone();
     blocking(move || {
-        if let Some(parent) = saved.parent
-            && repo::get::<Agency>(store.as_ref(), Table::Agencies, &parent.to_string())?.is_none()
-        {
-            return Ok(Err(ApiError::invalid(format!(
-                "parent agency {parent} does not exist"
-            ))));
+        if let Some(parent) = saved.parent {
+            match repo::get::<Agency>(store.as_ref(), Table::Agencies, &parent.to_string())? {
+                None => {
+                    return Ok(Err(ApiError::invalid(format!(
+                        "parent agency {parent} does not exist"
+                    ))));
+                }
+                Some(p) if p.merged_into.is_some() => {
+                    return Ok(Err(ApiError::invalid(format!(
+                        "parent agency {parent} was merged away"
+                    ))));
+                }
+                Some(_) => {}
+            }
         }
         let key = saved.id.to_string();
         store.apply(Batch::new().if_absent(Table::Agencies, key.as_bytes()).put(
@@ -100,12 +116,24 @@ pub async fn create_agency(
     Ok((StatusCode::CREATED, Json(agency)))
 }
 
-/// `GET /api/v1/agencies` (people): the agencies the caller may see.
+/// Query of the agency list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyListQuery {
+    /// Also list agencies merged away (hidden by default).
+    #[serde(default)]
+    include_merged: bool,
+}
+
+/// `GET /api/v1/agencies?include_merged=` (people): the agencies the caller may see, without
+/// those merged away unless asked.
 pub async fn list_agencies(
     State(state): State<AppState>,
     principal: Principal,
+    query: Result<Query<AgencyListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Agency>>, ApiError> {
     principal.require(PEOPLE)?;
+    let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let store = state.store.clone();
     let tree = blocking(move || tree(store.as_ref())).await?;
     let mut out: Vec<Agency> = Vec::new();
@@ -113,7 +141,7 @@ pub async fn list_agencies(
     let all: Vec<Agency> =
         blocking(move || repo::list(store.as_ref(), Table::Agencies, "", usize::MAX)).await?;
     for a in all {
-        if sees(&principal, &tree, a.id) {
+        if sees(&principal, &tree, a.id) && (query.include_merged || a.merged_into.is_none()) {
             out.push(a);
         }
     }
@@ -218,8 +246,16 @@ pub async fn create_system(
     blocking(move || {
         let tree = tree(store.as_ref())?;
         for a in [saved.owner_agency, saved.operating_unit] {
-            if tree.get(a).is_none() {
-                return Ok(Err(ApiError::invalid(format!("agency {a} does not exist"))));
+            match tree.get(a) {
+                None => {
+                    return Ok(Err(ApiError::invalid(format!("agency {a} does not exist"))));
+                }
+                Some(agency) if agency.merged_into.is_some() => {
+                    return Ok(Err(ApiError::invalid(format!(
+                        "agency {a} was merged away: use the agency it was merged into"
+                    ))));
+                }
+                Some(_) => {}
             }
         }
         if !sees(&principal, &tree, saved.operating_unit) {
@@ -235,28 +271,6 @@ pub async fn create_system(
     })
     .await??;
     Ok((StatusCode::CREATED, Json(system)))
-}
-
-/// `GET /api/v1/systems` (people): the systems the caller may see.
-pub async fn list_systems(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<Vec<System>>, ApiError> {
-    principal.require(PEOPLE)?;
-    let store = state.store.clone();
-    let (tree, systems) = blocking(move || {
-        Ok::<_, StoreError>((
-            tree(store.as_ref())?,
-            repo::list::<System>(store.as_ref(), Table::Systems, "", usize::MAX)?,
-        ))
-    })
-    .await?;
-    Ok(Json(
-        systems
-            .into_iter()
-            .filter(|s| sees_system(&principal, &tree, s))
-            .collect(),
-    ))
 }
 
 /// Loads a system the caller may see, or 404.
@@ -292,18 +306,437 @@ pub async fn get_system(
 }
 
 /// `GET /api/v1/systems/{id}/compliance` (people, within scope): the latest evaluation of the
-/// system against its level, or 404 when no report concerns it yet.
+/// system against its level as it reads now (today's waivers, the freshness window), or 404
+/// when no report concerns it yet.
 pub async fn get_compliance(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<crate::compliance::Compliance>, ApiError> {
+) -> Result<Json<crate::compliance::ComplianceView>, ApiError> {
     principal.require(PEOPLE)?;
     let (system, _) = visible_system(&state, &principal, &id).await?;
     let store = state.store.clone();
     let key = system.id.to_string();
-    blocking(move || repo::get(store.as_ref(), Table::Compliance, &key))
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("compliance (no report for this system yet)"))
+    let (summary, waivers) = blocking(move || {
+        Ok::<_, StoreError>((
+            repo::get::<crate::compliance::Compliance>(store.as_ref(), Table::Compliance, &key)?,
+            crate::waivers::of_system(store.as_ref(), &key)?,
+        ))
+    })
+    .await?;
+    let summary =
+        summary.ok_or_else(|| ApiError::not_found("compliance (no report for this system yet)"))?;
+    Ok(Json(crate::compliance::view(
+        &state.pack,
+        &system,
+        &summary,
+        &waivers,
+        crate::clock::now(),
+    )))
+}
+
+/// `Some(value)` for any value present, `null` included: with `#[serde(default)]`, tells an
+/// absent field (`None`) from `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// The stored bytes of a record, provided it still decodes to `expected` (else a conflict):
+/// the guard of an optimistic update.
+fn unchanged<T: for<'de> Deserialize<'de> + PartialEq>(
+    store: &dyn Store,
+    table: Table,
+    key: &str,
+    expected: &T,
+) -> Result<Vec<u8>, StoreError> {
+    let raw = store
+        .get(table, key.as_bytes())?
+        .ok_or_else(|| StoreError::Conflict(format!("{} {key} disappeared", table.name())))?;
+    let current: T = serde_json::from_slice(&raw)
+        .map_err(|e| StoreError::Corrupt(format!("{} {key}: {e}", table.name())))?;
+    if &current != expected {
+        return Err(StoreError::Conflict(format!(
+            "{} {key} changed meanwhile",
+            table.name()
+        )));
+    }
+    Ok(raw)
+}
+
+/// Fields of a system that only the dossier workflow sets.
+const WORKFLOW_FIELDS: &[&str] = &["id", "approved", "needs_redetermination"];
+
+/// An edit of a system: only the fields given change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemPatch {
+    name: Option<String>,
+    owner_agency: Option<AgencyId>,
+    operating_unit: Option<AgencyId>,
+    urls: Option<Vec<String>>,
+    hosting: Option<String>,
+    category: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    proposed_level: Option<Option<Level>>,
+    status: Option<SystemStatus>,
+}
+
+/// Refuses fields a PATCH may not set, then decodes the rest.
+fn patch_body<T: for<'de> Deserialize<'de>>(
+    body: Result<Json<Value>, JsonRejection>,
+    forbidden: &[&str],
+) -> Result<T, ApiError> {
+    let Json(value) = body?;
+    let Some(fields) = value.as_object() else {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    };
+    if let Some(f) = forbidden.iter().find(|f| fields.contains_key(**f)) {
+        return Err(ApiError::invalid(format!(
+            "{f} cannot be edited: it is set by the dossier workflow or the server"
+        )));
+    }
+    if fields.is_empty() {
+        return Err(ApiError::invalid("nothing to change"));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+/// Checks an agency a record may be attached to: it exists, is not merged away, and the caller
+/// sees it.
+fn attachable(
+    principal: &Principal,
+    tree: &AgencyTree,
+    id: AgencyId,
+    what: &str,
+) -> Result<(), ApiError> {
+    match tree.get(id) {
+        None => Err(ApiError::invalid(format!("{what} {id} does not exist"))),
+        Some(a) if a.merged_into.is_some() => Err(ApiError::invalid(format!(
+            "{what} {id} was merged into {}",
+            a.merged_into.map(|m| m.to_string()).unwrap_or_default()
+        ))),
+        Some(_) if !sees(principal, tree, id) => Err(ApiError::forbidden()),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `PATCH /api/v1/systems/{id}` (administrator; agency officers within their scope): edits a
+/// system's name, agencies, URLs, hosting, category, proposed level or status (`in_use`,
+/// `retired`). The approval and `needs_redetermination` are the workflow's: refused here. An
+/// edit of an approved system's hosting, URLs, category or level raises
+/// `needs_redetermination`.
+pub async fn patch_system(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<System>, ApiError> {
+    principal.require(&[Role::Administrator, Role::AgencyOfficer])?;
+    let (system, tree) = visible_system(&state, &principal, &id).await?;
+    let patch: SystemPatch = patch_body(body, WORKFLOW_FIELDS)?;
+    let mut edited = system.clone();
+    if let Some(name) = &patch.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::invalid("name cannot be empty"));
+        }
+        edited.name = name.trim().to_string();
+    }
+    if let Some(a) = patch.owner_agency {
+        if a != system.owner_agency {
+            attachable(&principal, &tree, a, "owner_agency")?;
+        }
+        edited.owner_agency = a;
+    }
+    if let Some(a) = patch.operating_unit {
+        if a != system.operating_unit {
+            attachable(&principal, &tree, a, "operating_unit")?;
+        }
+        edited.operating_unit = a;
+    }
+    if let Some(urls) = patch.urls {
+        edited.urls = urls.iter().map(|u| u.trim().to_string()).collect();
+    }
+    if let Some(h) = patch.hosting {
+        edited.hosting = h.trim().to_string();
+    }
+    if let Some(c) = patch.category {
+        edited.category = c.trim().to_string();
+    }
+    if let Some(l) = patch.proposed_level {
+        edited.proposed_level = l;
+    }
+    if let Some(st) = patch.status {
+        edited.status = st;
+    }
+    let next = system.revise(edited);
+    if next == system {
+        return Ok(Json(system));
+    }
+    let action = if next.status == SystemStatus::Retired && system.status != SystemStatus::Retired {
+        "system_retired"
+    } else {
+        "system_edited"
+    };
+    let event = crate::changes::InventoryEvent::new(
+        format!("system:{}", system.id),
+        crate::clock::now(),
+        &principal.account,
+        action,
+        json!({"before": system, "after": next}),
+    );
+    let store = state.store.clone();
+    let (old, saved) = (system.clone(), next.clone());
+    blocking(move || {
+        let key = saved.id.to_string();
+        let raw = unchanged(store.as_ref(), Table::Systems, &key, &old)?;
+        let batch = Batch::new()
+            .if_equals(Table::Systems, key.as_bytes(), raw)
+            .put(Table::Systems, key, repo::json(&saved));
+        store.apply(event.append_to(batch)).map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("the system changed meanwhile: read it again and retry".into())
+            }
+            other => other,
+        })
+    })
+    .await?;
+    Ok(Json(next))
+}
+
+/// An edit of an agency: only the fields given change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyPatch {
+    name: Option<String>,
+    short_code: Option<String>,
+    contacts: Option<Vec<Email>>,
+    #[serde(default, deserialize_with = "present")]
+    parent: Option<Option<AgencyId>>,
+}
+
+/// Loads an agency the caller may see, with the tree, or 404.
+async fn visible_agency(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(Agency, AgencyTree), ApiError> {
+    let id: AgencyId = id.parse().map_err(|_| ApiError::not_found("agency"))?;
+    let store = state.store.clone();
+    let tree = blocking(move || tree(store.as_ref())).await?;
+    match tree.get(id) {
+        Some(a) if sees(principal, &tree, id) => Ok((a.clone(), tree)),
+        _ => Err(ApiError::not_found("agency")),
+    }
+}
+
+/// `PATCH /api/v1/agencies/{id}` (administrator; agency officers within their scope, except
+/// the parent): edits the name, short code, contacts or parent (no cycles). Agencies merged
+/// away cannot be edited.
+pub async fn patch_agency(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Agency>, ApiError> {
+    principal.require(&[Role::Administrator, Role::AgencyOfficer])?;
+    let (agency, tree) = visible_agency(&state, &principal, &id).await?;
+    let patch: AgencyPatch = patch_body(body, &["id", "retired", "merged_into"])?;
+    if let Some(into) = agency.merged_into {
+        return Err(ApiError::conflict(format!(
+            "this agency was merged into {into}: edit that one"
+        )));
+    }
+    let mut next = agency.clone();
+    if let Some(name) = &patch.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::invalid("name cannot be empty"));
+        }
+        next.name = name.trim().to_string();
+    }
+    if let Some(code) = &patch.short_code {
+        if code.trim().is_empty() {
+            return Err(ApiError::invalid("short_code cannot be empty"));
+        }
+        next.short_code = code.trim().to_string();
+    }
+    if let Some(contacts) = patch.contacts {
+        next.contacts = contacts;
+    }
+    if let Some(parent) = patch.parent
+        && parent != agency.parent
+    {
+        if principal.account.role != Role::Administrator {
+            return Err(ApiError::forbidden());
+        }
+        if let Some(p) = parent {
+            attachable(&principal, &tree, p, "parent")?;
+            if tree.would_cycle(agency.id, p) {
+                return Err(ApiError::invalid(format!(
+                    "đơn vị {p} là chính nó hoặc đơn vị trực thuộc của nó: không thể làm đơn vị cấp trên (the parent would make a cycle)"
+                )));
+            }
+        }
+        next.parent = parent;
+    }
+    if next == agency {
+        return Ok(Json(agency));
+    }
+    let event = crate::changes::InventoryEvent::new(
+        format!("agency:{}", agency.id),
+        crate::clock::now(),
+        &principal.account,
+        "agency_edited",
+        json!({"before": agency, "after": next}),
+    );
+    let store = state.store.clone();
+    let (old, saved) = (agency.clone(), next.clone());
+    blocking(move || {
+        let key = saved.id.to_string();
+        let raw = unchanged(store.as_ref(), Table::Agencies, &key, &old)?;
+        let batch = Batch::new()
+            .if_equals(Table::Agencies, key.as_bytes(), raw)
+            .put(Table::Agencies, key, repo::json(&saved));
+        store.apply(event.append_to(batch)).map_err(|e| match e {
+            StoreError::Conflict(_) => StoreError::Conflict(
+                "the agencies changed meanwhile: read them again and retry".into(),
+            ),
+            other => other,
+        })
+    })
+    .await?;
+    Ok(Json(next))
+}
+
+/// A merge request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    into: AgencyId,
+}
+
+/// `POST /api/v1/agencies/{id}/merge` (administrator): moves the agency's systems (as owner
+/// or operating unit), sub-agencies and accounts to `into` and marks it merged (retired,
+/// `merged_into`), all in one atomic batch with an audit record.
+pub async fn merge_agency(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<MergeRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(&[Role::Administrator])?;
+    let (agency, tree) = visible_agency(&state, &principal, &id).await?;
+    let Json(request) = body?;
+    let into = request.into;
+    if into == agency.id {
+        return Err(ApiError::invalid("an agency cannot be merged into itself"));
+    }
+    if let Some(m) = agency.merged_into {
+        return Err(ApiError::conflict(format!(
+            "this agency was already merged into {m}"
+        )));
+    }
+    attachable(&principal, &tree, into, "into")?;
+    if tree.would_cycle(agency.id, into) {
+        return Err(ApiError::invalid(
+            "into is a sub-agency of the agency merged away: merge it the other way round, or move it first",
+        ));
+    }
+    let now = crate::clock::now();
+    let store = state.store.clone();
+    let account = principal.account.clone();
+    let answer = blocking(move || -> Result<Value, StoreError> {
+        let from = agency.id;
+        let mut batch = Batch::new();
+        let mut systems_moved = Vec::new();
+        for (key, raw) in store.scan(Table::Systems, b"", None, usize::MAX)? {
+            let system: System = serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Corrupt(format!("systems: {e}")))?;
+            if system.owner_agency != from && system.operating_unit != from {
+                continue;
+            }
+            let mut moved = system.clone();
+            if moved.owner_agency == from {
+                moved.owner_agency = into;
+            }
+            if moved.operating_unit == from {
+                moved.operating_unit = into;
+            }
+            batch = batch.if_equals(Table::Systems, key.clone(), raw).put(
+                Table::Systems,
+                key,
+                repo::json(&moved),
+            );
+            systems_moved.push(system.id.to_string());
+        }
+        let mut agencies_moved = Vec::new();
+        for (key, raw) in store.scan(Table::Agencies, b"", None, usize::MAX)? {
+            let child: Agency = serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Corrupt(format!("agencies: {e}")))?;
+            if child.parent != Some(from) {
+                continue;
+            }
+            let moved = Agency {
+                parent: Some(into),
+                ..child.clone()
+            };
+            batch = batch.if_equals(Table::Agencies, key.clone(), raw).put(
+                Table::Agencies,
+                key,
+                repo::json(&moved),
+            );
+            agencies_moved.push(child.id.to_string());
+        }
+        let mut accounts_moved = Vec::new();
+        let from_text = from.to_string();
+        for (key, raw) in store.scan(Table::Users, b"", None, usize::MAX)? {
+            let mut value: Value = serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Corrupt(format!("users: {e}")))?;
+            if value.get("agency").and_then(Value::as_str) != Some(from_text.as_str()) {
+                continue;
+            }
+            value["agency"] = Value::String(into.to_string());
+            accounts_moved.push(String::from_utf8_lossy(&key).into_owned());
+            batch = batch.if_equals(Table::Users, key.clone(), raw).put(
+                Table::Users,
+                key,
+                repo::json(&value),
+            );
+        }
+        let merged = Agency {
+            retired: true,
+            merged_into: Some(into),
+            ..agency.clone()
+        };
+        let into_key = into.to_string();
+        let Some(into_raw) = store.get(Table::Agencies, into_key.as_bytes())? else {
+            return Err(StoreError::Conflict("into disappeared meanwhile".into()));
+        };
+        let details = json!({
+            "into": into,
+            "systems": systems_moved,
+            "agencies": agencies_moved,
+            "accounts": accounts_moved,
+        });
+        let event = crate::changes::InventoryEvent::new(
+            format!("agency:{from}"),
+            now,
+            &account,
+            "agency_merged",
+            details.clone(),
+        );
+        let from_raw = unchanged(store.as_ref(), Table::Agencies, &from_text, &agency)?;
+        batch = batch
+            .if_equals(Table::Agencies, from_text.as_bytes(), from_raw)
+            .if_equals(Table::Agencies, into_key.as_bytes(), into_raw)
+            .put(Table::Agencies, from_text.as_bytes(), repo::json(&merged));
+        store.apply(event.append_to(batch)).map_err(|e| match e {
+            StoreError::Conflict(_) => StoreError::Conflict(
+                "the inventory changed during the merge; nothing was written: retry".into(),
+            ),
+            other => other,
+        })?;
+        Ok(json!({"agency": merged, "moved": details, "event": event.id}))
+    })
+    .await?;
+    Ok(Json(answer))
 }

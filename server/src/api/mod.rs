@@ -3,10 +3,17 @@
 //! Every route states the roles it admits and checks them on the server; errors are JSON
 //! (`{"error": {"code", "message"}}`) with 4xx for every client mistake.
 
+mod documents;
 mod dossiers;
 mod error;
+mod exchange;
 mod inventory;
+mod listing;
+mod openapi;
 mod reports;
+mod session;
+mod tokens;
+mod waivers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +27,9 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use error::ApiError;
+pub use session::FormSession;
 
-use crate::auth::{self, Account};
+use crate::auth::Account;
 use crate::model::Role;
 use crate::store::Store;
 
@@ -54,6 +62,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The policy pack (workflow, calendar, rules).
     pub pack: Arc<canhgac_policies::pack::Pack>,
+    /// Largest dossier document an upload may carry, in bytes.
+    pub max_document_bytes: usize,
+    /// Session settings and sign-in throttling.
+    pub access: Arc<crate::sessions::Access>,
+    /// The in-memory read index of agencies, systems and dossiers (`crate::index`), kept up to
+    /// date by `store` (an `IndexedStore` around the real store).
+    pub index: Arc<crate::index::Index>,
+    /// Days an unchanged report is kept (`crate::retention`; 0: keep all).
+    pub report_retention_days: u32,
 }
 
 /// Runs blocking storage work off the async threads.
@@ -66,11 +83,37 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// The caller: an account authenticated by a bearer token.
+/// The caller: an account authenticated by a bearer token or a browser session (see
+/// `docs/access.md`). Cookie-authenticated writes (any method but GET, HEAD, OPTIONS) must
+/// carry the session's CSRF token in `X-CSRF-Token` and, when they have an `Origin` or
+/// `Referer`, come from the server's own origin; HTML forms use [`FormSession`] instead.
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The account.
     pub account: Account,
+    /// How it authenticated.
+    pub via: Via,
+}
+
+/// How a [`Principal`] authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// An API token (`Authorization: Bearer cgk_...`).
+    Token {
+        /// The token's id.
+        id: String,
+    },
+    /// A browser session (the `canhgac_session` cookie).
+    Session {
+        /// The session's key (the SHA-256 of its id).
+        key: String,
+        /// The session's CSRF token.
+        csrf_token: String,
+        /// The session's absolute end.
+        expires_at: jiff::Timestamp,
+    },
+    /// The local-administration token of the control listener.
+    Local,
 }
 
 impl Principal {
@@ -82,27 +125,52 @@ impl Principal {
             Err(ApiError::forbidden())
         }
     }
+
+    /// The CSRF token to put in HTML forms (`csrf_token` field), for session callers.
+    pub fn csrf_token(&self) -> Option<&str> {
+        match &self.via {
+            Via::Session { csrf_token, .. } => Some(csrf_token),
+            _ => None,
+        }
+    }
+
+    /// Checks a submitted CSRF token (a form's `csrf_token` field) the way the API checks
+    /// `X-CSRF-Token`: session callers must echo their session's token; token callers need
+    /// none (a browser never attaches a bearer token by itself).
+    pub fn check_csrf(&self, submitted: Option<&str>) -> Result<(), ApiError> {
+        match &self.via {
+            Via::Session { csrf_token, .. } => match submitted {
+                Some(s) if crate::sessions::same_secret(s, csrf_token) => Ok(()),
+                _ => Err(ApiError::csrf()),
+            },
+            _ => Ok(()),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
-        let store = state.store.clone();
-        let account =
-            tokio::task::spawn_blocking(move || auth::account_for_token(store.as_ref(), &token))
-                .await
-                .map_err(|_| ApiError::unauthenticated())??
-                .ok_or_else(ApiError::unauthenticated)?;
-        Ok(Principal { account })
+        session::authenticate(parts, state, true).await
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ")?.trim();
-    (!token.is_empty() && token.len() < 200).then(|| token.to_string())
+/// The bearer token of a request: `Ok(None)` without `Authorization`, `Err` when the header
+/// is there but is not a plausible bearer token.
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::unauthenticated())?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or_else(ApiError::unauthenticated)?
+        .trim();
+    if token.is_empty() || token.len() >= 200 {
+        return Err(ApiError::unauthenticated());
+    }
+    Ok(Some(token.to_string()))
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -165,26 +233,72 @@ pub fn router(state: AppState, max_body: usize) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/reports", post(reports::ingest))
         .route("/api/v1/targets/{target}/latest", get(reports::latest))
+        .route("/api/v1/targets/{target}/history", get(reports::history))
         .route(
             "/api/v1/agencies",
             post(inventory::create_agency).get(inventory::list_agencies),
         )
+        .route(
+            "/api/v1/agencies/{id}",
+            axum::routing::patch(inventory::patch_agency),
+        )
+        .route("/api/v1/agencies/{id}/merge", post(inventory::merge_agency))
         .route("/api/v1/users", post(inventory::create_user))
         .route(
-            "/api/v1/systems",
-            post(inventory::create_system).get(inventory::list_systems),
+            "/api/v1/users/{login}",
+            axum::routing::patch(session::update_user),
         )
-        .route("/api/v1/systems/{id}", get(inventory::get_system))
+        .route(
+            "/api/v1/session",
+            post(session::sign_in)
+                .get(session::whoami)
+                .delete(session::sign_out),
+        )
+        .route("/api/v1/me/password", post(session::change_password))
+        .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/api/v1/admin/backup", post(crate::control::backup))
+        .route(
+            "/api/v1/systems",
+            post(inventory::create_system).get(listing::list_systems),
+        )
+        .route(
+            "/api/v1/systems/{id}",
+            get(inventory::get_system).patch(inventory::patch_system),
+        )
+        .route(
+            "/api/v1/systems/{id}/waivers",
+            post(waivers::create).get(waivers::list),
+        )
+        .route(
+            "/api/v1/systems/{id}/waivers/{waiver_id}",
+            axum::routing::delete(waivers::revoke),
+        )
         .route(
             "/api/v1/systems/{id}/compliance",
             get(inventory::get_compliance),
         )
         .route("/api/v1/systems/{id}/dossiers", post(dossiers::create))
+        .route("/api/v1/import/inventory", post(exchange::import))
+        .route("/api/v1/export/systems", get(exchange::export))
+        .route("/api/v1/reports/weekly", get(exchange::weekly))
+        .route("/api/v1/dossiers", get(listing::list_dossiers))
         .route("/api/v1/dossiers/{id}", get(dossiers::get))
         .route("/api/v1/dossiers/{id}/events", get(dossiers::events))
         .route("/api/v1/dossiers/{id}/actions", post(dossiers::act))
+        .route(
+            "/api/v1/dossiers/{id}/documents",
+            post(documents::upload).layer(DefaultBodyLimit::max(
+                crate::documents::upload_body_limit(state.max_document_bytes),
+            )),
+        )
+        .route(
+            "/api/v1/dossiers/{id}/documents/{document_id}",
+            get(documents::download),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(max_body))

@@ -1,19 +1,26 @@
-//! Scan report ingestion (agents) and reading (staff). Ingestion is idempotent: a report id
-//! already stored is acknowledged again and stored once.
+//! Scan report ingestion (agents) and reading (people). Ingestion is idempotent: a report id
+//! already stored is acknowledged again and stored once; each stored report gets its outcome
+//! summary (`crate::retention::ReportOutcome`) in the same batch, and the target's history is
+//! pruned afterwards. Staff read every target; an agency officer reads only the targets of the
+//! systems of their agency subtree (404 for any other, as if absent); agents read nothing.
 
 use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use canhgac_policies::report::{SCHEMA_VERSION, ScanReport};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, Principal};
-use crate::model::Role;
-use crate::store::{Batch, StoreError, Table};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, PEOPLE, Principal, blocking};
+use crate::model::{Role, System};
+use crate::repo;
+use crate::retention::ReportOutcome;
+use crate::store::{Batch, Store, StoreError, Table};
 
 /// The key of a target: `host:port`.
 pub fn target_key(report: &ScanReport) -> String {
@@ -43,8 +50,12 @@ pub async fn ingest(
     let to_evaluate = report.clone();
     let raw = serde_json::to_vec(&report).map_err(|e| ApiError::invalid(e.to_string()))?;
     let store = state.store.clone();
+    let outcome_pack = state.pack.clone();
+    let outcome_target = target.clone();
     let stored = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
         let report_key = format!("{target}/{id}");
+        let value = serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null);
+        let outcome = repo::json(&ReportOutcome::of(&outcome_pack, &value, &id, &target));
         // The latest report per target moves only forward (UUIDv7 ids sort by time).
         for _ in 0..8 {
             let current = store.get(Table::Latest, target.as_bytes())?;
@@ -52,7 +63,12 @@ pub async fn ingest(
             let mut batch = Batch::new()
                 .if_absent(Table::ReportIds, id.as_bytes())
                 .put(Table::ReportIds, id.as_bytes(), target.as_bytes())
-                .put(Table::Reports, report_key.as_bytes(), raw.clone());
+                .put(Table::Reports, report_key.as_bytes(), raw.clone())
+                .put(
+                    Table::ReportOutcomes,
+                    report_key.as_bytes(),
+                    outcome.clone(),
+                );
             if newer {
                 batch = match &current {
                     Some(c) => batch.if_equals(Table::Latest, target.as_bytes(), c.clone()),
@@ -83,11 +99,41 @@ pub async fn ingest(
             .reports_ingested
             .fetch_add(1, Ordering::Relaxed);
         let store = state.store.clone();
+        let index = state.index.clone();
         let evaluated = tokio::task::spawn_blocking(move || {
-            crate::compliance::record(store.as_ref(), &pack, &to_evaluate, Timestamp::now())
+            // Only the systems of this host, from the read index (crate::index).
+            let candidates = index
+                .read(store.as_ref())?
+                .systems_for_host(&to_evaluate.target.host);
+            crate::compliance::record_for(
+                store.as_ref(),
+                &pack,
+                &to_evaluate,
+                crate::clock::now(),
+                &candidates,
+            )
         })
         .await
         .map_err(|_| ApiError::invalid("evaluation task failed"))??;
+        // Retention: the report is stored whatever happens here; a failure is logged and the
+        // background pass tries again.
+        let store = state.store.clone();
+        let days = state.report_retention_days;
+        let pruned = tokio::task::spawn_blocking(move || {
+            crate::retention::prune_target(
+                store.as_ref(),
+                &outcome_target,
+                crate::clock::now(),
+                days,
+            )
+        })
+        .await;
+        match pruned {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(pruned = n, "retention: unchanged old reports pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention: pruning after ingestion failed"),
+            Err(e) => tracing::warn!(error = %e, "retention: pruning task failed"),
+        }
         Ok((
             StatusCode::CREATED,
             Json(json!({"status": "stored", "id": report.id, "evaluated_for": evaluated})),
@@ -104,20 +150,47 @@ pub async fn ingest(
     }
 }
 
-/// `GET /api/v1/targets/{host:port}/latest` (staff roles): the latest report of a target.
+/// The systems naming `target`, and whether the caller may read it: staff always, agency
+/// officers when one of those systems is within their agency subtree.
+fn may_read_target(
+    store: &dyn Store,
+    index: &crate::index::Index,
+    principal: &Principal,
+    target: &str,
+) -> Result<(bool, Vec<System>), StoreError> {
+    let (host, _) = crate::compliance::split_target(target);
+    let candidates = index.read(store)?.systems_for_host(host);
+    let systems: Vec<System> = crate::compliance::systems_of_target(&candidates, target)
+        .into_iter()
+        .cloned()
+        .collect();
+    let allowed = match principal.account.role {
+        Role::AgencyOfficer => {
+            let tree = super::inventory::tree(store)?;
+            systems
+                .iter()
+                .any(|s| super::inventory::sees_system(principal, &tree, s))
+        }
+        Role::Agent => false,
+        _ => true,
+    };
+    Ok((allowed, systems))
+}
+
+/// `GET /api/v1/targets/{host:port}/latest` (people; officers within scope): the latest report
+/// of a target.
 pub async fn latest(
     State(state): State<AppState>,
     principal: Principal,
     Path(target): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(&[
-        Role::Administrator,
-        Role::Appraiser,
-        Role::Approver,
-        Role::Viewer,
-    ])?;
+    principal.require(PEOPLE)?;
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, StoreError> {
+    let index = state.index.clone();
+    let found = blocking(move || -> Result<Option<Vec<u8>>, StoreError> {
+        if !may_read_target(store.as_ref(), &index, &principal, &target)?.0 {
+            return Ok(None);
+        }
         let Some(id) = store.get(Table::Latest, target.as_bytes())? else {
             return Ok(None);
         };
@@ -126,10 +199,122 @@ pub async fn latest(
         key.extend_from_slice(&id);
         store.get(Table::Reports, &key)
     })
-    .await
-    .map_err(|_| ApiError::invalid("read task failed"))??;
+    .await?;
     let raw = found.ok_or_else(|| ApiError::not_found("report"))?;
     let value: Value =
         serde_json::from_slice(&raw).map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(Json(value))
+}
+
+/// Query of the history route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// At most this many entries (1-500, default 50).
+    limit: Option<usize>,
+    /// Only reports with an id before this one (the `id` of the last entry of a page).
+    before: Option<String>,
+    /// The level to show grades at (default: the highest level of the target's systems in
+    /// use, else 3).
+    level: Option<u8>,
+}
+
+/// One kept report of a target's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// The report id.
+    pub id: String,
+    /// When the scan started.
+    pub started_at: Timestamp,
+    /// The level of the grade.
+    pub level: u8,
+    /// The grade at that level.
+    pub grade: String,
+    /// The score behind it.
+    pub score: u32,
+    /// The failing rules at that level.
+    pub failing: Vec<String>,
+}
+
+/// `GET /api/v1/targets/{host:port}/history?limit=&before=&level=` (people; officers within
+/// scope): the kept reports of a target, newest first.
+pub async fn history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(target): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(PEOPLE)?;
+    let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 500"));
+    }
+    if let Some(level) = query.level
+        && !(1..=5).contains(&level)
+    {
+        return Err(ApiError::invalid("level must be between 1 and 5"));
+    }
+    if let Some(before) = &query.before
+        && uuid::Uuid::parse_str(before).is_err()
+    {
+        return Err(ApiError::invalid("before must be a report id (UUID)"));
+    }
+    let store = state.store.clone();
+    let index = state.index.clone();
+    let answer = blocking(move || -> Result<Option<Value>, StoreError> {
+        let (allowed, systems) = may_read_target(store.as_ref(), &index, &principal, &target)?;
+        if !allowed {
+            return Ok(None);
+        }
+        let outcomes: Vec<ReportOutcome> = repo::list(
+            store.as_ref(),
+            Table::ReportOutcomes,
+            &format!("{target}/"),
+            usize::MAX,
+        )?;
+        if outcomes.is_empty() && store.get(Table::Latest, target.as_bytes())?.is_none() {
+            return Ok(None);
+        }
+        let level = query.level.unwrap_or_else(|| {
+            systems
+                .iter()
+                .filter(|s| s.status == crate::model::SystemStatus::InUse)
+                .filter_map(|s| s.approved.as_ref().map(|a| a.level).or(s.proposed_level))
+                .map(|l| l.get())
+                .max()
+                .unwrap_or(3)
+        });
+        let before = query.before.as_deref().map(str::to_ascii_lowercase);
+        let entries: Vec<HistoryEntry> = outcomes
+            .iter()
+            .rev()
+            .filter(|o| before.as_deref().is_none_or(|b| o.id.as_str() < b))
+            .take(limit)
+            .filter_map(|o| {
+                let at = o.at_level(level)?;
+                Some(HistoryEntry {
+                    id: o.id.clone(),
+                    started_at: o.started_at,
+                    level,
+                    grade: at.grade.clone(),
+                    score: at.score,
+                    failing: at.failing.clone(),
+                })
+            })
+            .collect();
+        let next = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.id.clone()))
+            .flatten();
+        Ok(Some(json!({
+            "target": target,
+            "level": level,
+            "reports": entries,
+            "next_before": next,
+        })))
+    })
+    .await?;
+    answer
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("target"))
 }

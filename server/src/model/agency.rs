@@ -2,8 +2,8 @@
 //! district or commune committees, then their units, to any depth.
 //!
 //! The tree decides whose officers may act on a system (an agency covers its sub-agencies) and
-//! how the weekly figures are grouped. Units merged away are kept with `retired: true` so the
-//! history still names them. [`AgencyTree`] never fails and never loops: a missing parent or a
+//! how the weekly figures are grouped. Units merged away are kept with `retired: true` and
+//! `merged_into` naming the agency that took their systems, so the history still names them. [`AgencyTree`] never fails and never loops: a missing parent or a
 //! cycle ends a walk up the tree, and [`AgencyTree::validate`] reports them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +85,9 @@ pub struct Agency {
     pub contacts: Vec<Email>,
     /// A unit merged away or dissolved, kept for history.
     pub retired: bool,
+    /// The agency this one was merged into (then `retired` is set too).
+    #[serde(default)]
+    pub merged_into: Option<AgencyId>,
 }
 
 /// What is wrong with a set of agencies.
@@ -190,6 +193,12 @@ impl AgencyTree {
         out
     }
 
+    /// Whether giving `id` the parent `parent` would make a cycle: `parent` is `id` itself or
+    /// one of its descendants.
+    pub fn would_cycle(&self, id: AgencyId, parent: AgencyId) -> bool {
+        self.is_within(parent, id)
+    }
+
     /// Whether `ancestor` is `id` or one of its ancestors.
     pub fn is_within(&self, id: AgencyId, ancestor: AgencyId) -> bool {
         self.lineage(id).iter().any(|a| a.id == ancestor)
@@ -231,6 +240,7 @@ pub(crate) mod tests {
             parent,
             contacts: vec![Email::new("vanthu@example.gov.vn").unwrap()],
             retired: false,
+            merged_into: None,
         }
     }
 
@@ -255,6 +265,13 @@ pub(crate) mod tests {
         assert_eq!(tree.top_unit(province.id).unwrap().id, province.id);
         assert_eq!(tree.children(district.id).len(), 1);
         assert_eq!(tree.lineage(hamlet.id).len(), 4);
+        assert!(
+            tree.would_cycle(district.id, hamlet.id),
+            "under its own unit"
+        );
+        assert!(tree.would_cycle(district.id, district.id), "its own parent");
+        assert!(!tree.would_cycle(hamlet.id, province.id));
+        assert!(!tree.would_cycle(commune.id, district.id));
     }
 
     #[test]

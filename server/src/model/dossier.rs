@@ -108,6 +108,11 @@ pub struct SupplementRound {
     pub answer_letter: Option<LetterRef>,
     /// The documents sent in answer.
     pub documents: Vec<DocumentRef>,
+    /// Files the appraiser attached to the request while the round was open (the signed
+    /// request letter, annotated pages). They are not the agency's documents: they never count
+    /// towards the documents the pack requires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_documents: Vec<DocumentRef>,
 }
 
 /// Which time limit a deadline is.
@@ -205,11 +210,17 @@ impl Dossier {
         }
     }
 
-    /// Every document: those submitted, then those of each round.
-    pub fn all_documents(&self) -> impl Iterator<Item = &DocumentRef> {
+    /// The agency's documents: those submitted, then the answers of each round.
+    pub fn agency_documents(&self) -> impl Iterator<Item = &DocumentRef> {
         self.documents
             .iter()
             .chain(self.rounds.iter().flat_map(|r| r.documents.iter()))
+    }
+
+    /// Every document: the agency's, then the files appraisers attached to their requests.
+    pub fn all_documents(&self) -> impl Iterator<Item = &DocumentRef> {
+        self.agency_documents()
+            .chain(self.rounds.iter().flat_map(|r| r.request_documents.iter()))
     }
 
     /// The round awaiting an answer, if any.

@@ -76,11 +76,18 @@ pub enum Table {
     Documents,
     /// The latest evaluation of each system against its level, by system id.
     Compliance,
+    /// Waivers of failing rules, by `system id / waiver id`.
+    Waivers,
+    /// Outcome summaries of stored reports (grade and failing rules per level), by
+    /// `target / report id`, beside `Reports` (history and retention read these).
+    ReportOutcomes,
+    /// Inventory audit records (merges, edits, waivers), by `subject / event id`.
+    InventoryEvents,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 16] = [
         Table::Meta,
         Table::Agencies,
         Table::Systems,
@@ -94,6 +101,9 @@ impl Table {
         Table::Sessions,
         Table::Documents,
         Table::Compliance,
+        Table::Waivers,
+        Table::ReportOutcomes,
+        Table::InventoryEvents,
     ];
 
     /// The table's stable name (used as the table name in every backend).
@@ -112,6 +122,9 @@ impl Table {
             Table::Sessions => "sessions",
             Table::Documents => "documents",
             Table::Compliance => "compliance",
+            Table::Waivers => "waivers",
+            Table::ReportOutcomes => "report_outcomes",
+            Table::InventoryEvents => "inventory_events",
         }
     }
 }

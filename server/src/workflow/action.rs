@@ -28,14 +28,12 @@ pub enum Action {
         /// What is missing or must be corrected (at least one item).
         missing_items: Vec<String>,
     },
-    /// The agency answers a supplementation request; the clock resumes.
+    /// The agency answers a supplementation request; the clock resumes. The documents of the
+    /// answer are those uploaded to the open round beforehand ([`Action::AddDocument`]).
     Resubmit {
         /// The covering letter of the answer.
         #[serde(default)]
         letter: Option<LetterRef>,
-        /// Documents sent with it (those added to the round beforehand count too).
-        #[serde(default)]
-        documents: Vec<DocumentRef>,
     },
     /// The appraisal is done (for levels 4-5: the central authority's result is recorded).
     MarkAppraised {
@@ -65,9 +63,18 @@ pub enum Action {
         reason: String,
     },
     /// A document is added: to the dossier while a draft, to the open round while it awaits
-    /// supplementation.
+    /// supplementation. Built by the server from an upload (size and SHA-256 computed from the
+    /// stored bytes), never read from a client's JSON: the variant is not deserialized.
+    #[serde(skip_deserializing)]
     AddDocument {
         /// The uploaded document.
+        document: DocumentRef,
+    },
+    /// An appraiser attaches a file to the open supplementation request (the signed letter,
+    /// annotated pages). Built by the server from an upload, like [`Action::AddDocument`].
+    #[serde(skip_deserializing)]
+    AddRequestDocument {
+        /// The uploaded file.
         document: DocumentRef,
     },
     /// The appraiser in charge is set (or cleared).
@@ -103,11 +110,13 @@ pub enum ActionKind {
     AddDocument,
     /// [`Action::Assign`].
     Assign,
+    /// [`Action::AddRequestDocument`].
+    AddRequestDocument,
 }
 
 impl ActionKind {
     /// Every kind.
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::Create,
         ActionKind::Submit,
         ActionKind::StartAppraisal,
@@ -119,6 +128,7 @@ impl ActionKind {
         ActionKind::Withdraw,
         ActionKind::AddDocument,
         ActionKind::Assign,
+        ActionKind::AddRequestDocument,
     ];
 
     /// The stable snake_case id.
@@ -135,6 +145,7 @@ impl ActionKind {
             ActionKind::Withdraw => "withdraw",
             ActionKind::AddDocument => "add_document",
             ActionKind::Assign => "assign",
+            ActionKind::AddRequestDocument => "add_request_document",
         }
     }
 
@@ -152,6 +163,7 @@ impl ActionKind {
             ActionKind::Withdraw => "rút",
             ActionKind::AddDocument => "thêm tài liệu",
             ActionKind::Assign => "phân công xử lý",
+            ActionKind::AddRequestDocument => "đính kèm tài liệu vào yêu cầu bổ sung",
         }
     }
 
@@ -159,6 +171,9 @@ impl ActionKind {
     pub fn phrase_vi(self) -> String {
         match self {
             ActionKind::AddDocument => "thêm tài liệu vào hồ sơ".to_owned(),
+            ActionKind::AddRequestDocument => {
+                "đính kèm tài liệu vào yêu cầu bổ sung hồ sơ".to_owned()
+            }
             other => format!("{} hồ sơ", other.verb_vi()),
         }
     }
@@ -177,6 +192,7 @@ impl ActionKind {
             ActionKind::Withdraw => "withdraw it",
             ActionKind::AddDocument => "add a document to it",
             ActionKind::Assign => "assign it",
+            ActionKind::AddRequestDocument => "attach a file to its supplementation request",
         }
     }
 
@@ -194,6 +210,7 @@ impl ActionKind {
             ActionKind::Withdraw => "Rút hồ sơ",
             ActionKind::AddDocument => "Thêm tài liệu",
             ActionKind::Assign => "Phân công xử lý",
+            ActionKind::AddRequestDocument => "Đính kèm tài liệu yêu cầu bổ sung",
         }
     }
 }
@@ -218,6 +235,7 @@ impl Action {
             Action::Withdraw { .. } => ActionKind::Withdraw,
             Action::AddDocument { .. } => ActionKind::AddDocument,
             Action::Assign { .. } => ActionKind::Assign,
+            Action::AddRequestDocument { .. } => ActionKind::AddRequestDocument,
         }
     }
 }
@@ -246,6 +264,12 @@ mod tests {
             .to_string();
         assert!(err.contains("unknown field"), "{err}");
         assert!(serde_json::from_str::<Action>(r#"{"action":"delete"}"#).is_err());
+        // Document records come from uploads, never from a client's JSON.
+        let invented = r#"{"action":"add_document","document":{"id":"0193aaaa-5b7a-7cc0-9a8e-3a5c1f1d2e3f","kind":"overview_report","file_name":"a.pdf","size":1,"sha256":"00","uploaded_at":"2026-11-20T02:00:00Z"}}"#;
+        assert!(serde_json::from_str::<Action>(invented).is_err());
+        assert!(serde_json::from_str::<Action>(r#"{"action":"resubmit","documents":[]}"#).is_err());
+        let resubmit: Action = serde_json::from_str(r#"{"action":"resubmit"}"#).unwrap();
+        assert_eq!(resubmit, Action::Resubmit { letter: None });
         let back = serde_json::to_string(&reject).unwrap();
         assert_eq!(back, r#"{"action":"reject","reason":"Thiếu phương án"}"#);
     }

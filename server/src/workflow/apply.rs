@@ -153,7 +153,7 @@ pub fn missing_documents(dossier: &Dossier, pack: &Pack, level: Level) -> Vec<Mi
     pack.workflow
         .documents_for(level.get())
         .into_iter()
-        .filter(|required| !dossier.all_documents().any(|d| d.kind == required.id))
+        .filter(|required| !dossier.agency_documents().any(|d| d.kind == required.id))
         .map(|required| MissingDocument {
             id: required.id.clone(),
             name_vi: required.name_vi.clone(),
@@ -230,21 +230,16 @@ fn change(
                 answered_at: None,
                 answer_letter: None,
                 documents: Vec::new(),
+                request_documents: Vec::new(),
             });
             next.deadline = next
                 .deadline
                 .as_ref()
                 .map(|d| deadline::pause(calendar, d, today));
         }
-        Action::Resubmit { letter, documents } => {
+        Action::Resubmit { letter } => {
             if let Some(letter) = &letter {
                 not_in_future(letter, today)?;
-            }
-            for (i, document) in documents.iter().enumerate() {
-                check_new_document(next, document)?;
-                if documents[..i].iter().any(|d| d.id == document.id) {
-                    return Err(WorkflowError::DuplicateDocument(document.id));
-                }
             }
             let Some(round) = next.rounds.last_mut().filter(|r| r.answered_at.is_none()) else {
                 // needs_supplement always has an open round; a dossier edited outside the
@@ -254,10 +249,9 @@ fn change(
                     action: ActionKind::Resubmit,
                 });
             };
-            if letter.is_none() && documents.is_empty() && round.documents.is_empty() {
+            if letter.is_none() && round.documents.is_empty() {
                 return Err(WorkflowError::NothingToResubmit);
             }
-            round.documents.extend(documents);
             round.answered_at = Some(now);
             round.answer_letter = letter.clone();
             details.round = Some(round.number);
@@ -345,6 +339,10 @@ fn change(
         Action::AddDocument { document } => {
             check_new_document(next, &document)?;
             details.documents = vec![document.id];
+            details.note = Some(format!(
+                "{} ({}, {} byte, SHA-256 {})",
+                document.file_name, document.kind, document.size, document.sha256
+            ));
             if next.state == DossierState::NeedsSupplement {
                 let Some(round) = next.rounds.last_mut().filter(|r| r.answered_at.is_none()) else {
                     return Err(WorkflowError::IllegalTransition {
@@ -357,6 +355,22 @@ fn change(
             } else {
                 next.documents.push(document);
             }
+        }
+        Action::AddRequestDocument { document } => {
+            check_new_document(next, &document)?;
+            let Some(round) = next.rounds.last_mut().filter(|r| r.answered_at.is_none()) else {
+                return Err(WorkflowError::IllegalTransition {
+                    state: next.state,
+                    action: ActionKind::AddRequestDocument,
+                });
+            };
+            details.documents = vec![document.id];
+            details.round = Some(round.number);
+            details.note = Some(format!(
+                "{} ({}, {} byte, SHA-256 {})",
+                document.file_name, document.kind, document.size, document.sha256
+            ));
+            round.request_documents.push(document);
         }
         Action::Assign { assignee } => {
             next.assignee = assignee;

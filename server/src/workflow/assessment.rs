@@ -1,7 +1,7 @@
 //! The periodic duty after approval: Directive 14/CT-TTg (2019) asks for systems of level 3
 //! and 4 to be assessed every year, reported before 14 December, and level 5 systems every 6
-//! months. The interval comes from the pack (`assessment_every_months`); the yearly report
-//! day is Directive 14's and lives in [`YEARLY_REPORT_BEFORE`] until the pack format carries it.
+//! months. The interval (`assessment_every_months`) and the yearly report day
+//! (`yearly_report_before`) both come from the pack's `workflow.toml`.
 
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -10,18 +10,16 @@ use canhgac_policies::pack::Pack;
 
 use crate::model::{System, SystemStatus};
 
-/// Yearly assessments are reported before this day of the year (month, day): 14/12.
-pub const YEARLY_REPORT_BEFORE: (i8, i8) = (12, 14);
-
 /// The day the next periodic assessment of `system` is due, given the day of the last one.
 ///
 /// - `None` for a retired system, one without an approved level, or a level the pack gives no
 ///   interval for (levels 1-2 in Decree 85).
-/// - Whole years (12, 24... months): the report is due before 14/12 and the day returned is
-///   that 14/12 (late from that day on). After an assessment in year Y it is 14/12 of Y + the
-///   interval; never assessed, the first 14/12 after the approval decision.
-/// - Other intervals (6 months for level 5): the last assessment plus the interval, or the
-///   decision date plus the interval if never assessed.
+/// - Whole years (12, 24... months) when the pack names a yearly report day (Decree 85: 14/12):
+///   the report is due before that day and the day returned is it (late from that day on).
+///   After an assessment in year Y it is that day of Y + the interval; never assessed, the
+///   first such day after the approval decision.
+/// - Other intervals (6 months for level 5), or a pack without a yearly report day: the last
+///   assessment plus the interval, or the decision date plus the interval if never assessed.
 pub fn next_assessment_due(
     system: &System,
     last_assessment: Option<Date>,
@@ -37,10 +35,11 @@ pub fn next_assessment_due(
         .assessment_every_months
         .filter(|m| *m > 0)?;
     let months = i64::from(months);
-    if months % 12 == 0 {
+    if months % 12 == 0
+        && let Some(yearly) = pack.workflow.yearly_report_before
+    {
         let years = months / 12;
-        let (month, day) = YEARLY_REPORT_BEFORE;
-        let report_day = |year: i64| Date::new(i16::try_from(year).ok()?, month, day).ok();
+        let report_day = |year: i64| yearly.in_year(i16::try_from(year).ok()?);
         match last_assessment {
             Some(last) => report_day(i64::from(last.year()) + years),
             None => {
@@ -108,6 +107,24 @@ mod tests {
         assert_eq!(
             next_assessment_due(&s, Some(date(2026, 1, 15)), &pack),
             Some(date(2026, 7, 15))
+        );
+    }
+
+    #[test]
+    fn the_yearly_day_is_the_packs() {
+        let mut pack = Pack::decree85();
+        pack.workflow.yearly_report_before =
+            Some(canhgac_policies::pack::MonthDay { month: 6, day: 30 });
+        let s = approved(3, date(2025, 3, 10));
+        assert_eq!(
+            next_assessment_due(&s, None, &pack),
+            Some(date(2025, 6, 30))
+        );
+        pack.workflow.yearly_report_before = None;
+        assert_eq!(
+            next_assessment_due(&s, Some(date(2025, 11, 20)), &pack),
+            Some(date(2026, 11, 20)),
+            "without a yearly day: one interval after the last assessment"
         );
     }
 

@@ -28,7 +28,7 @@ mod tests;
 
 pub use action::{Action, ActionKind};
 pub use apply::{apply, create_draft, missing_documents};
-pub use assessment::{YEARLY_REPORT_BEFORE, next_assessment_due};
+pub use assessment::next_assessment_due;
 pub use audit::{AuditEvent, state_on};
 pub use deadline::{days_left, overdue, overdue_at};
 pub use error::{MissingDocument, WorkflowError};

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | create, submit, resubmit, add_document | agency officer (system within their agency's scope) |
 //! | withdraw | agency officer (within scope), administrator |
-//! | start_appraisal, request_supplement, mark_appraised | appraiser |
+//! | start_appraisal, request_supplement, mark_appraised, add_request_document | appraiser |
 //! | approve, reject | approver, administrator |
 //! | assign | appraiser, approver, administrator |
 //!
@@ -72,7 +72,9 @@ pub fn roles_for(action: ActionKind) -> &'static [Role] {
     match action {
         A::Create | A::Submit | A::Resubmit | A::AddDocument => &[Role::AgencyOfficer],
         A::Withdraw => &[Role::AgencyOfficer, Role::Administrator],
-        A::StartAppraisal | A::RequestSupplement | A::MarkAppraised => &[Role::Appraiser],
+        A::StartAppraisal | A::RequestSupplement | A::MarkAppraised | A::AddRequestDocument => {
+            &[Role::Appraiser]
+        }
         A::Approve | A::Reject => &[Role::Approver, Role::Administrator],
         A::Assign => &[Role::Appraiser, Role::Approver, Role::Administrator],
     }

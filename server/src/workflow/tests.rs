@@ -215,14 +215,22 @@ impl World {
             DossierState::Submitted => submitted,
             DossierState::UnderAppraisal => under,
             DossierState::NeedsSupplement => needs,
-            DossierState::Resubmitted => step(
-                &needs,
-                Action::Resubmit {
-                    letter: Some(letter(2600, today)),
-                    documents: vec![doc("network_diagram")],
-                },
-                &self.officer,
-            ),
+            DossierState::Resubmitted => {
+                let answered = step(
+                    &needs,
+                    Action::AddDocument {
+                        document: doc("network_diagram"),
+                    },
+                    &self.officer,
+                );
+                step(
+                    &answered,
+                    Action::Resubmit {
+                        letter: Some(letter(2600, today)),
+                    },
+                    &self.officer,
+                )
+            }
             DossierState::Appraised => appraised,
             DossierState::Approved => decided(Action::Approve {
                 level: Level::new(3).unwrap(),
@@ -257,7 +265,6 @@ fn valid_action(kind: ActionKind, today: Date, assignee: UserId) -> Action {
         },
         ActionKind::Resubmit => Action::Resubmit {
             letter: Some(letter(2601, today)),
-            documents: vec![doc("security_plan")],
         },
         ActionKind::MarkAppraised => Action::MarkAppraised {
             note: "Đạt yêu cầu, đề nghị phê duyệt".to_owned(),
@@ -276,6 +283,9 @@ fn valid_action(kind: ActionKind, today: Date, assignee: UserId) -> Action {
         },
         ActionKind::AddDocument => Action::AddDocument {
             document: doc("other_attachment"),
+        },
+        ActionKind::AddRequestDocument => Action::AddRequestDocument {
+            document: doc("supplement_request"),
         },
         ActionKind::Assign => Action::Assign {
             assignee: Some(assignee),
@@ -302,6 +312,7 @@ fn allowed_states(kind: ActionKind) -> &'static [DossierState] {
             S::Appraised,
         ],
         ActionKind::AddDocument => &[S::Draft, S::NeedsSupplement],
+        ActionKind::AddRequestDocument => &[S::NeedsSupplement],
         ActionKind::Assign => &[
             S::Submitted,
             S::UnderAppraisal,
@@ -319,9 +330,10 @@ fn allowed_roles(kind: ActionKind) -> &'static [Role] {
         | ActionKind::Resubmit
         | ActionKind::AddDocument => &[Role::AgencyOfficer],
         ActionKind::Withdraw => &[Role::AgencyOfficer, Role::Administrator],
-        ActionKind::StartAppraisal | ActionKind::RequestSupplement | ActionKind::MarkAppraised => {
-            &[Role::Appraiser]
-        }
+        ActionKind::StartAppraisal
+        | ActionKind::RequestSupplement
+        | ActionKind::MarkAppraised
+        | ActionKind::AddRequestDocument => &[Role::Appraiser],
         ActionKind::Approve | ActionKind::Reject => &[Role::Approver, Role::Administrator],
         ActionKind::Assign => &[Role::Appraiser, Role::Approver, Role::Administrator],
     }
@@ -386,8 +398,8 @@ fn every_action_in_every_state_by_every_actor() {
         }
     }
     // Submit 2, start 2x1, request 1, resubmit 2, mark 1, approve/reject 2x2, withdraw 6x3,
-    // add document 2x2, assign 5x3.
-    assert_eq!(allowed, 2 + 2 + 1 + 2 + 1 + 4 + 18 + 4 + 15);
+    // add document 2x2, assign 5x3, add request document 1.
+    assert_eq!(allowed, 2 + 2 + 1 + 2 + 1 + 4 + 18 + 4 + 15 + 1);
 }
 
 #[test]
@@ -485,7 +497,6 @@ fn the_whole_path_with_two_rounds_and_its_audit_trail() {
             &dossier,
             Action::Resubmit {
                 letter: Some(letter(2700 + round, today)),
-                documents: vec![],
             },
             &w.officer,
             today,
@@ -650,9 +661,18 @@ fn the_appraisal_clock_pauses_across_tet_2026() {
     let (d, _) = w
         .apply(
             &d,
+            Action::AddDocument {
+                document: doc("level_justification"),
+            },
+            &w.officer,
+            date(2026, 2, 23),
+        )
+        .unwrap();
+    let (d, _) = w
+        .apply(
+            &d,
             Action::Resubmit {
                 letter: Some(letter(2600, date(2026, 2, 23))),
-                documents: vec![doc("level_justification")],
             },
             &w.officer,
             date(2026, 2, 23),
@@ -722,7 +742,6 @@ fn the_clock_pauses_across_30_april_and_1_may_2026() {
             &d,
             Action::Resubmit {
                 letter: Some(letter(80, date(2026, 5, 4))),
-                documents: vec![],
             },
             &w.officer,
             date(2026, 5, 4),
@@ -921,23 +940,79 @@ fn payloads_are_checked() {
     );
 
     let needs = w.dossier_in(DossierState::NeedsSupplement);
-    let nothing = Action::Resubmit {
-        letter: None,
-        documents: vec![],
-    };
+    let nothing = Action::Resubmit { letter: None };
     assert_eq!(
-        w.apply(&needs, nothing, &w.officer, today).unwrap_err(),
+        w.apply(&needs, nothing.clone(), &w.officer, today)
+            .unwrap_err(),
         WorkflowError::NothingToResubmit
     );
-    let twice = doc("security_plan");
-    let duplicated = Action::Resubmit {
-        letter: None,
-        documents: vec![twice.clone(), twice.clone()],
-    };
+    // The documents uploaded to the open round are the answer.
+    let answer = doc("security_plan");
+    let (answered, event) = w
+        .apply(
+            &needs,
+            Action::AddDocument {
+                document: answer.clone(),
+            },
+            &w.officer,
+            today,
+        )
+        .unwrap();
     assert_eq!(
-        w.apply(&needs, duplicated, &w.officer, today).unwrap_err(),
-        WorkflowError::DuplicateDocument(twice.id)
+        (event.round, event.documents.clone()),
+        (Some(1), vec![answer.id])
     );
+    assert!(event.note.unwrap().contains(&answer.sha256));
+    let (resubmitted, event) = w.apply(&answered, nothing, &w.officer, today).unwrap();
+    assert_eq!(
+        resubmitted.rounds[0].documents,
+        std::slice::from_ref(&answer)
+    );
+    assert_eq!(event.documents, [answer.id]);
+    assert!(resubmitted.documents.iter().all(|d| d.id != answer.id));
+    // The appraiser's own files go with the request and never stand in for the agency's.
+    let letter_scan = doc("security_plan");
+    let (attached, event) = w
+        .apply(
+            &needs,
+            Action::AddRequestDocument {
+                document: letter_scan.clone(),
+            },
+            &w.appraiser,
+            today,
+        )
+        .unwrap();
+    assert_eq!(
+        (event.action, event.round, event.role),
+        (ActionKind::AddRequestDocument, Some(1), Role::Appraiser)
+    );
+    assert_eq!(attached.state, DossierState::NeedsSupplement);
+    assert_eq!(
+        attached.rounds[0].request_documents,
+        std::slice::from_ref(&letter_scan)
+    );
+    assert!(attached.agency_documents().all(|d| d.id != letter_scan.id));
+    assert!(attached.all_documents().any(|d| d.id == letter_scan.id));
+    assert_eq!(
+        w.apply(
+            &attached,
+            Action::Resubmit { letter: None },
+            &w.officer,
+            today
+        )
+        .unwrap_err(),
+        WorkflowError::NothingToResubmit,
+        "the appraiser's file is not an answer"
+    );
+    assert!(matches!(
+        w.apply(
+            &needs,
+            Action::AddRequestDocument { document: doc("x") },
+            &w.officer,
+            today
+        ),
+        Err(WorkflowError::Forbidden { .. })
+    ));
 
     let appraised = w.dossier_in(DossierState::Appraised);
     let late = Action::Approve {
@@ -1111,6 +1186,7 @@ fn random_action(kind: usize, variant: u8, today: Date, assignee: UserId) -> Act
         ActionKind::Withdraw,
         ActionKind::AddDocument,
         ActionKind::Assign,
+        ActionKind::AddRequestDocument,
     ];
     let kind = kinds[kind % kinds.len()];
     let tomorrow = today.tomorrow().unwrap();
@@ -1122,10 +1198,7 @@ fn random_action(kind: usize, variant: u8, today: Date, assignee: UserId) -> Act
             letter: None,
             missing_items: vec![],
         },
-        (ActionKind::Resubmit, 1) => Action::Resubmit {
-            letter: None,
-            documents: vec![],
-        },
+        (ActionKind::Resubmit, 1) => Action::Resubmit { letter: None },
         (ActionKind::MarkAppraised, 1) => Action::MarkAppraised {
             note: String::new(),
             letter: None,
@@ -1286,6 +1359,7 @@ fn kind_index(kind: ActionKind) -> usize {
         ActionKind::Withdraw,
         ActionKind::AddDocument,
         ActionKind::Assign,
+        ActionKind::AddRequestDocument,
     ]
     .iter()
     .position(|k| *k == kind)
@@ -1294,7 +1368,7 @@ fn kind_index(kind: ActionKind) -> usize {
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec(
-        (any::<bool>(), 0usize..9, 0usize..10, any::<u8>(), 0u8..6).prop_map(
+        (any::<bool>(), 0usize..9, 0usize..11, any::<u8>(), 0u8..6).prop_map(
             |(guided, actor, kind, variant, advance)| Step {
                 guided,
                 actor,

@@ -10,6 +10,7 @@
 //!
 //! draft, submitted, under_appraisal, needs_supplement, resubmitted, appraised ──withdraw──▶ withdrawn
 //! add_document (stays): draft, needs_supplement
+//! add_request_document (stays): needs_supplement
 //! assign (stays): submitted, under_appraisal, needs_supplement, resubmitted, appraised
 //! approved, rejected, withdrawn: final, no action applies.
 //! ```
@@ -32,6 +33,7 @@ pub fn next_state(from: DossierState, action: ActionKind) -> Option<DossierState
         (S::Appraised, A::Reject) => Some(S::Rejected),
         (state, A::Withdraw) if !state.is_final() => Some(S::Withdrawn),
         (S::Draft | S::NeedsSupplement, A::AddDocument) => Some(from),
+        (S::NeedsSupplement, A::AddRequestDocument) => Some(from),
         (state, A::Assign) if !state.is_final() && state != S::Draft => Some(from),
         _ => None,
     }

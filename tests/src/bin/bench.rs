@@ -15,6 +15,9 @@ use canhgac_testkit::{TestPki, TlsSite, TlsSiteBuilder};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+#[path = "bench/province.rs"]
+mod province;
+
 #[derive(Parser)]
 #[command(name = "canhgac-bench", about = "canhgac benchmarks (loopback only)")]
 struct Cli {
@@ -24,6 +27,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The server at province scale (agencies, systems, dossiers, stored reports) under `wrk`,
+    /// against nginx serving a static file of the same size.
+    Province {
+        /// Agencies.
+        #[arg(long, default_value_t = 5_000)]
+        agencies: usize,
+        /// Information systems.
+        #[arg(long, default_value_t = 20_000)]
+        systems: usize,
+        /// Dossiers.
+        #[arg(long, default_value_t = 50_000)]
+        dossiers: usize,
+        /// Stored scan reports.
+        #[arg(long, default_value_t = 1_000_000)]
+        reports: usize,
+        /// Where the dataset is kept (reused by the next run with the same sizes).
+        #[arg(long, default_value = "target/bench-province")]
+        data: PathBuf,
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Connections wrk keeps open.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Full TLS scans (protocols, suites, certificate) of local endpoints, against testssl.sh.
     Tls {
         /// Fixture endpoints to scan.
@@ -544,6 +575,27 @@ fn policy_bench(reports: usize, as_json: bool) -> Result<()> {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Bench::Province {
+            agencies,
+            systems,
+            dossiers,
+            reports,
+            data,
+            seconds,
+            connections,
+            json,
+        } => province::run(province::Options {
+            sizes: province::Sizes {
+                agencies,
+                systems,
+                dossiers,
+                reports,
+            },
+            data,
+            seconds,
+            connections,
+            json,
+        }),
         Bench::Policy { reports, json } => policy_bench(reports, json),
         Bench::Full {
             sites,

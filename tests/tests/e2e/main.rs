@@ -11,6 +11,16 @@
 //! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers;
 //! - `policy`: every Decree 85 rule passing on a good site and failing on bad ones;
 //! - `server`: the real `canhgac-server`: accounts, tokens, ingestion, durability;
+//! - `server_cli`: subcommands through a running server (control channel) and directly;
+//! - `server_documents`: dossier documents uploaded and downloaded as files;
+//! - `server_durability`: concurrent writes, `kill -9` at random moments, restarts;
+//! - `server_exchange`: inventory import (CSV, XLSX), systems export, the weekly report as
+//!   files, over the API and the command line;
+//! - `server_evidence`: waivers, stale evidence, report history and retention, officer scoping
+//!   of reports, system and agency edits, retirement and merges;
+//! - `server_listing`: the list routes of `canhgac-server` (filters, pagination, scope);
+//! - `server_sessions`: sign-in, session cookies, CSRF, throttling, passwords, API tokens;
+//! - `server_tls`: the server's HTTPS, certificate reload, trusted proxies and request ids;
 //! - `serverkit`: helpers to run `canhgac-server` and call its API (no tests).
 
 mod agent;
@@ -21,6 +31,14 @@ mod hostile;
 mod http;
 mod policy;
 mod server;
+mod server_cli;
+mod server_documents;
+mod server_durability;
+mod server_exchange;
+mod server_evidence;
+mod server_listing;
+mod server_sessions;
+mod server_tls;
 mod serverkit;
 mod tls_certificates;
 mod tls_protocols;

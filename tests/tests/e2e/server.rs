@@ -5,6 +5,7 @@ use canhgac_testkit::{TestPki, TlsSite};
 use serde_json::Value;
 
 use crate::agent::{ca_file, scan};
+use crate::server_documents::upload;
 use crate::serverkit::{add_user, call, client, serve, server, token_for};
 
 #[test]
@@ -123,10 +124,12 @@ fn accounts_tokens_ingestion_roles_and_durability() {
         assert_eq!(health["engine"], "redb");
     });
 
-    // While it serves, the embedded store is locked: the CLI says so instead of corrupting it.
-    let (code, _, err) = server(&["token", "add", "--data", d, "--login", "admin"], None);
-    assert_eq!(code, 1);
-    assert!(err.contains("in use"), "{err}");
+    // While it serves, the embedded store is locked: the CLI goes through the running server
+    // (more in server_cli.rs).
+    let (code, out, err) = server(&["token", "add", "--data", d, "--login", "admin"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("through the running server"), "{err}");
+    assert!(out.starts_with("cgk_"), "{out}");
 
     // kill -9, restart: what was acknowledged is there.
     drop(running);
@@ -143,17 +146,6 @@ fn accounts_tokens_ingestion_roles_and_durability() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["id"], id.as_str());
     });
-}
-
-fn document(i: u32, kind: &str) -> Value {
-    serde_json::json!({
-        "id": format!("0193{i:04x}-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
-        "kind": kind,
-        "file_name": format!("{kind}.pdf"),
-        "size": 1024,
-        "sha256": "ab".repeat(32),
-        "uploaded_at": "2026-11-20T02:00:00Z"
-    })
 }
 
 #[test]
@@ -236,7 +228,7 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
         assert_eq!(call(&c, "GET", format!("{base}/dossiers/{id}"), &outsider, None).await.0, 404);
         assert_eq!(call(&c, "GET", format!("{base}/systems/{sys}"), &outsider, None).await.0, 404);
         let (_, list) = call(&c, "GET", format!("{base}/systems"), &outsider, None).await;
-        assert_eq!(list.as_array().unwrap().len(), 0);
+        assert_eq!(list["total"], 0, "{list}");
         assert_eq!(act(outsider.clone(), serde_json::json!({"action": "withdraw", "reason": "x"})).await.0, 404);
 
         // Submitting without the documents is refused with the list of what is missing.
@@ -244,9 +236,9 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
         let (s, v) = act(officer.clone(), serde_json::json!({"action": "submit", "letter": letter})).await;
         assert_eq!(s, 422, "{v}");
         assert!(v["error"]["message"].as_str().unwrap().contains("còn thiếu"), "{v}");
-        for (i, kind) in ["overview_report", "design_document", "level_justification", "security_plan"].iter().enumerate() {
-            let (s, v) = act(officer.clone(), serde_json::json!({"action": "add_document", "document": document(i as u32, kind)})).await;
-            assert_eq!(s, 200, "{v}");
+        for kind in ["overview_report", "design_document", "level_justification", "security_plan"] {
+            let (s, v) = upload(&c, &base, &id, &officer, kind, &format!("{kind}.pdf"), format!("nội dung {kind}").as_bytes()).await;
+            assert_eq!(s, 201, "{v}");
         }
         let (s, v) = act(officer.clone(), serde_json::json!({"action": "submit", "letter": letter})).await;
         assert_eq!(s, 200, "{v}");
@@ -259,7 +251,9 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
         let (s, v) = act(appraiser.clone(), serde_json::json!({"action": "request_supplement", "missing_items": ["Sơ đồ mạng cập nhật"]})).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["state_vi"], "cần bổ sung");
-        let (s, v) = act(officer.clone(), serde_json::json!({"action": "resubmit", "documents": [document(9, "design_document")]})).await;
+        let (s, v) = upload(&c, &base, &id, &officer, "design_document", "Thiết kế (bổ sung).pdf", b"ban bo sung").await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = act(officer.clone(), serde_json::json!({"action": "resubmit"})).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(act(appraiser.clone(), serde_json::json!({"action": "start_appraisal"})).await.0, 200);
         assert_eq!(act(appraiser.clone(), serde_json::json!({"action": "mark_appraised", "note": "Đạt yêu cầu cấp độ 2"})).await.0, 200);
@@ -277,7 +271,7 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
         let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(
             actions,
-            ["create", "add_document", "add_document", "add_document", "add_document", "submit", "start_appraisal", "request_supplement", "resubmit", "start_appraisal", "mark_appraised", "approve"]
+            ["create", "add_document", "add_document", "add_document", "add_document", "submit", "start_appraisal", "request_supplement", "add_document", "resubmit", "start_appraisal", "mark_appraised", "approve"]
         );
         // Unknown fields and invalid values are refused, never half-written.
         let (s, _) = act(approver.clone(), serde_json::json!({"action": "assign", "assignee": null, "extra": 1})).await;
@@ -409,8 +403,8 @@ fn every_route_checks_the_callers_role() {
         .collect();
     let running = serve(&data);
     let base = format!("{}/api/v1", running.base);
-    // Dossiers are opened by the agency's officers.
-    let dossier = rt.block_on(async {
+    // Dossiers are opened by the agency's officers, who upload their documents.
+    let (dossier, document) = rt.block_on(async {
         let (s, d) = call(
             &client(),
             "POST",
@@ -420,7 +414,10 @@ fn every_route_checks_the_callers_role() {
         )
         .await;
         assert_eq!(s, 201, "{d}");
-        d["id"].as_str().unwrap().to_string()
+        let dossier = d["id"].as_str().unwrap().to_string();
+        let (s, v) = upload(&client(), &base, &dossier, &tokens[4].1, "overview_report", "Báo cáo.pdf", b"%PDF").await;
+        assert_eq!(s, 201, "{v}");
+        (dossier, v["document"]["id"].as_str().unwrap().to_string())
     });
 
     const PEOPLE: &[&str] = &[
@@ -429,6 +426,14 @@ fn every_route_checks_the_callers_role() {
         "approver",
         "viewer",
         "agency_officer",
+    ];
+    const ALL: &[&str] = &[
+        "administrator",
+        "appraiser",
+        "approver",
+        "viewer",
+        "agency_officer",
+        "agent",
     ];
     let report = |n: u32| {
         serde_json::json!({"schema_version": 1, "id": format!("0193{n:04x}-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
@@ -446,7 +451,14 @@ fn every_route_checks_the_callers_role() {
             "GET",
             format!("{base}/targets/h.example.gov.vn:443/latest"),
             None,
-            &["administrator", "appraiser", "approver", "viewer"],
+            // Officers: 404 for a target outside their scope (server_evidence.rs).
+            PEOPLE,
+        ),
+        (
+            "GET",
+            format!("{base}/targets/h.example.gov.vn:443/history"),
+            None,
+            PEOPLE,
         ),
         (
             "POST",
@@ -464,6 +476,39 @@ fn every_route_checks_the_callers_role() {
             &["administrator"],
         ),
         (
+            "PATCH",
+            format!("{base}/users/z"),
+            Some(serde_json::json!({"display_name": "Người dùng Z"})),
+            &["administrator"],
+        ),
+        // Sessions and tokens (server_sessions.rs): everyone signed in, for themselves.
+        ("GET", format!("{base}/session"), None, ALL),
+        // With a token there is no session to end: 400, not a refusal.
+        ("DELETE", format!("{base}/session"), None, ALL),
+        (
+            // A wrong current password: 400 for people; agents have no password (403).
+            "POST",
+            format!("{base}/me/password"),
+            Some(serde_json::json!({"current": "không-phải-mật-khẩu", "new": "mật-khẩu-mới-toanh"})),
+            PEOPLE,
+        ),
+        (
+            "POST",
+            format!("{base}/tokens"),
+            Some(serde_json::json!({"name": "ma trận"})),
+            ALL,
+        ),
+        ("GET", format!("{base}/tokens"), None, ALL),
+        // Unknown id: 404 for everyone (other people's tokens are 404 too).
+        ("DELETE", format!("{base}/tokens/0000000000000000"), None, ALL),
+        (
+            // Only the local token of the control listener (server_cli.rs), never an account.
+            "POST",
+            format!("{base}/admin/backup"),
+            Some(serde_json::json!({"dest": "/nonexistent/canhgac-matrix-backup.redb"})),
+            &[],
+        ),
+        (
             "POST",
             format!("{base}/systems"),
             Some(
@@ -472,12 +517,81 @@ fn every_route_checks_the_callers_role() {
             &["administrator", "agency_officer"],
         ),
         ("GET", format!("{base}/systems"), None, PEOPLE),
+        (
+            "GET",
+            format!("{base}/systems?agency={agency}&level=2&q=cong&sort=-created&limit=5"),
+            None,
+            PEOPLE,
+        ),
+        ("GET", format!("{base}/dossiers"), None, PEOPLE),
+        (
+            "GET",
+            format!("{base}/dossiers?state=draft&letter=2559/SCT-VP&overdue=false&limit=5"),
+            None,
+            PEOPLE,
+        ),
+        // Spreadsheets (server_exchange.rs); a JSON body is 415 for those who may import.
+        (
+            "POST",
+            format!("{base}/import/inventory?dry_run=true"),
+            Some(serde_json::json!({})),
+            &["administrator", "appraiser", "agency_officer"],
+        ),
+        (
+            "GET",
+            format!("{base}/export/systems?format=xlsx&level=2"),
+            None,
+            PEOPLE,
+        ),
+        (
+            "GET",
+            format!("{base}/reports/weekly?week_end=30/8/2024&format=xlsx"),
+            None,
+            PEOPLE,
+        ),
         ("GET", format!("{base}/systems/{system}"), None, PEOPLE),
         (
             "GET",
             format!("{base}/systems/{system}/compliance"),
             None,
             PEOPLE,
+        ),
+        // Evidence and inventory lifecycle (server_evidence.rs).
+        (
+            "PATCH",
+            format!("{base}/systems/{system}"),
+            Some(serde_json::json!({"category": "Cổng thông tin điện tử"})),
+            &["administrator", "agency_officer"],
+        ),
+        (
+            // An expiry in the past: 400 for those who may grant.
+            "POST",
+            format!("{base}/systems/{system}/waivers"),
+            Some(
+                serde_json::json!({"rule": "tls.cert_expiry", "reason": "ma trận", "expires_on": "2000-01-01"}),
+            ),
+            &["administrator", "appraiser"],
+        ),
+        ("GET", format!("{base}/systems/{system}/waivers"), None, PEOPLE),
+        (
+            // Unknown waiver: 404 for those who may revoke.
+            "DELETE",
+            format!("{base}/systems/{system}/waivers/0193aaaa-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
+            None,
+            &["administrator", "appraiser"],
+        ),
+        (
+            "PATCH",
+            format!("{base}/agencies/{agency}"),
+            Some(serde_json::json!({"contacts": ["vanthu@stp.example.gov.vn"]})),
+            &["administrator", "agency_officer"],
+        ),
+        (
+            // Into itself: 400 for administrators.
+            "POST",
+            format!("{base}/agencies/{agency}/merge"),
+            Some(serde_json::json!({"into": agency})),
+            &["administrator"],
         ),
         (
             "POST",
@@ -498,16 +612,26 @@ fn every_route_checks_the_callers_role() {
             Some(serde_json::json!({"action": "assign", "assignee": null})),
             &["administrator", "appraiser", "approver"],
         ),
+        // A JSON body: the role is checked before the multipart body is read (officer: 400;
+        // appraiser: 409, files go to an open supplementation request).
+        (
+            "POST",
+            format!("{base}/dossiers/{dossier}/documents"),
+            Some(serde_json::json!({})),
+            &["agency_officer", "appraiser"],
+        ),
+        (
+            "GET",
+            format!("{base}/dossiers/{dossier}/documents/{document}"),
+            None,
+            PEOPLE,
+        ),
     ];
     rt.block_on(async {
         let c = client();
         for (method, url, body, allowed) in &routes {
             // Without credentials: 401 everywhere.
-            let mut req = if *method == "GET" {
-                c.get(url)
-            } else {
-                c.post(url)
-            };
+            let mut req = c.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -526,6 +650,14 @@ fn every_route_checks_the_callers_role() {
                 );
             }
         }
+        // Signing in needs no account (server_sessions.rs has the rest).
+        let r = c
+            .post(format!("{base}/session"))
+            .json(&serde_json::json!({"login": "viewer", "password": "mật-khẩu-đủ-dài"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
         // Health and metrics need no account.
         assert_eq!(
             c.get(format!("{}/healthz", running.base))

@@ -71,10 +71,16 @@ impl Drop for Running {
 }
 
 pub(crate) fn serve(data: &Path) -> Running {
+    serve_env(data, &[])
+}
+
+/// [`serve`] with extra environment variables (e.g. `CANHGAC_MAX_DOCUMENT_BYTES`).
+pub(crate) fn serve_env(data: &Path, env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(workspace_bin("canhgac-server"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -105,11 +111,9 @@ pub(crate) async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = match method {
-        "GET" => c.get(url),
-        _ => c.post(url),
-    }
-    .bearer_auth(token);
+    let mut req = c
+        .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
+        .bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
     }

@@ -1,0 +1,813 @@
+//! The list routes, `GET /api/v1/systems` and `GET /api/v1/dossiers`: filters, sorting and
+//! pagination over the in-memory read index (`crate::index`), at province scale (thousands of
+//! agencies, tens of thousands of systems and dossiers) in a few milliseconds.
+//!
+//! Both answer `{"items": [...], "total": N, "offset": O, "limit": L, "next_offset": O2|null}`
+//! where `total` counts every match. Agency officers see only what belongs to their agency and
+//! its sub-agencies (a system is theirs when its owner or its operating unit is); staff see
+//! everything; agents are refused. Unknown parameters and malformed values are 400.
+
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use serde_json::json;
+
+use canhgac_policies::content::normalise;
+
+use super::{ApiError, AppState, PEOPLE, Principal};
+use crate::index::{DossierEntry, GradeSummary, IndexData, Span, SystemEntry, letter_key, within};
+use crate::model::{
+    AgencyId, DossierState, LetterRef, Level, Role, System, SystemId, SystemStatus,
+};
+use crate::workflow::overdue_at;
+
+/// Items per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 50;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 500;
+
+fn today(now: Timestamp) -> jiff::civil::Date {
+    now.to_zoned_datetime(TimeZone::fixed(jiff::tz::offset(7)))
+        .date()
+}
+
+/// The query string as pairs, with every key checked against `known`.
+fn pairs(raw: Option<&str>, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if !known.contains(&k.as_ref()) {
+            return Err(ApiError::invalid(format!(
+                "unknown parameter {k:?} (known: {})",
+                known.join(", ")
+            )));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(ApiError::invalid(format!("parameter {k:?} given twice")));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
+/// A comma-separated list, each item parsed by `f`.
+fn list_of<T>(name: &str, value: &str, f: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, ApiError> {
+    let items: Option<Vec<T>> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(&f)
+        .collect();
+    match items {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(ApiError::invalid(format!("invalid {name}: {value:?}"))),
+    }
+}
+
+fn levels(name: &str, value: &str) -> Result<Vec<Level>, ApiError> {
+    list_of(name, value, |s| {
+        s.parse::<u8>().ok().and_then(|n| Level::new(n).ok())
+    })
+}
+
+fn state_of(text: &str) -> Option<DossierState> {
+    DossierState::ALL.into_iter().find(|s| s.id() == text)
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::invalid(format!(
+            "{name} must be true or false, not {value:?}"
+        ))),
+    }
+}
+
+/// Pagination, common to both lists.
+#[derive(Debug, Clone, Copy)]
+struct Page {
+    limit: usize,
+    offset: usize,
+}
+
+impl Page {
+    fn set(&mut self, key: &str, value: &str) -> Result<bool, ApiError> {
+        match key {
+            "limit" => {
+                self.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!("limit must be 1 to {MAX_LIMIT}, not {value:?}"))
+                    })?;
+            }
+            "offset" => {
+                self.offset = value.parse().map_err(|_| {
+                    ApiError::invalid(format!("offset must be a number, not {value:?}"))
+                })?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn answer<T: Serialize>(&self, total: usize, items: Vec<T>) -> Response {
+        let next =
+            (self.offset.saturating_add(items.len()) < total).then(|| self.offset + items.len());
+        let body = serde_json::to_vec(&json!({
+            "items": items,
+            "total": total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "next_offset": next,
+        }))
+        .expect("list items serialise");
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+impl Default for Page {
+    fn default() -> Page {
+        Page {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// What the caller may see: `None` for everything, else one agency subtree (an officer without
+/// a known agency sees nothing).
+enum Scope {
+    All,
+    Subtree(Option<Span>),
+}
+
+impl Scope {
+    fn of(principal: &Principal, data: &IndexData) -> Scope {
+        match principal.account.role {
+            Role::AgencyOfficer => Scope::Subtree(
+                principal
+                    .account
+                    .user()
+                    .agency
+                    .and_then(|a| data.agencies.span(a)),
+            ),
+            Role::Agent => Scope::Subtree(None),
+            _ => Scope::All,
+        }
+    }
+
+    fn sees(&self, system: &SystemEntry) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Subtree(None) => false,
+            Scope::Subtree(Some(span)) => belongs(system, *span),
+        }
+    }
+}
+
+/// Whether a system's owner or operating unit lies within `span`.
+fn belongs(system: &SystemEntry, span: Span) -> bool {
+    within(system.owner_span, span) || within(system.unit_span, span)
+}
+
+/// An agency filter: the subtree of an agency (unknown agencies match nothing).
+fn agency_filter(data: &IndexData, agency: Option<AgencyId>) -> Option<Option<Span>> {
+    agency.map(|a| data.agencies.span(a))
+}
+
+fn agency_param(value: &str) -> Result<AgencyId, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("agency must be an agency id, not {value:?}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Systems
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SystemSort {
+    Name,
+    Created,
+    Level,
+    Grade,
+}
+
+#[derive(Debug, Default)]
+struct SystemQuery {
+    agency: Option<AgencyId>,
+    level: Option<Vec<Level>>,
+    proposed_level: Option<Vec<Level>>,
+    approved_level: Option<Vec<Level>>,
+    /// `None` inside: systems without a dossier.
+    dossier_state: Option<Vec<Option<DossierState>>>,
+    /// `None` inside: systems without an evaluation.
+    grade: Option<Vec<Option<String>>>,
+    status: Option<SystemStatus>,
+    needs_redetermination: Option<bool>,
+    q: Option<String>,
+    sort: Option<(SystemSort, bool)>,
+    page: Page,
+}
+
+const SYSTEM_PARAMS: &[&str] = &[
+    "agency",
+    "level",
+    "proposed_level",
+    "approved_level",
+    "dossier_state",
+    "grade",
+    "status",
+    "needs_redetermination",
+    "q",
+    "sort",
+    "limit",
+    "offset",
+];
+
+impl SystemQuery {
+    fn parse(raw: Option<&str>) -> Result<SystemQuery, ApiError> {
+        let mut q = SystemQuery::default();
+        for (key, value) in pairs(raw, SYSTEM_PARAMS)? {
+            if q.page.set(&key, &value)? {
+                continue;
+            }
+            match key.as_str() {
+                "agency" => q.agency = Some(agency_param(&value)?),
+                "level" => q.level = Some(levels("level", &value)?),
+                "proposed_level" => q.proposed_level = Some(levels("proposed_level", &value)?),
+                "approved_level" => q.approved_level = Some(levels("approved_level", &value)?),
+                "dossier_state" => {
+                    q.dossier_state = Some(list_of("dossier_state", &value, |s| match s {
+                        "none" => Some(None),
+                        other => state_of(other).map(Some),
+                    })?)
+                }
+                "grade" => {
+                    q.grade = Some(list_of("grade", &value, |s| match s {
+                        "none" => Some(None),
+                        g if g.len() == 1 && "ABCDEFabcdef".contains(g) => {
+                            Some(Some(g.to_ascii_uppercase()))
+                        }
+                        _ => None,
+                    })?)
+                }
+                "status" => {
+                    q.status = Some(match value.as_str() {
+                        "in_use" => SystemStatus::InUse,
+                        "retired" => SystemStatus::Retired,
+                        other => {
+                            return Err(ApiError::invalid(format!(
+                                "status must be in_use or retired, not {other:?}"
+                            )));
+                        }
+                    })
+                }
+                "needs_redetermination" => {
+                    q.needs_redetermination = Some(boolean("needs_redetermination", &value)?)
+                }
+                "q" => {
+                    let n = normalise(&value);
+                    if !n.is_empty() {
+                        q.q = Some(n);
+                    }
+                }
+                "sort" => {
+                    let (desc, field) = match value.strip_prefix('-') {
+                        Some(f) => (true, f),
+                        None => (false, value.as_str()),
+                    };
+                    let field = match field {
+                        "name" => SystemSort::Name,
+                        "created" => SystemSort::Created,
+                        "level" => SystemSort::Level,
+                        "grade" => SystemSort::Grade,
+                        other => {
+                            return Err(ApiError::invalid(format!(
+                                "sort must be name, created, level or grade (with - for descending), not {other:?}"
+                            )));
+                        }
+                    };
+                    q.sort = Some((field, desc));
+                }
+                _ => unreachable!("checked by pairs"),
+            }
+        }
+        Ok(q)
+    }
+
+    fn matches(&self, data: &IndexData, agency: Option<Option<Span>>, e: &SystemEntry) -> bool {
+        if let Some(filter) = agency {
+            match filter {
+                Some(span) if belongs(e, span) => {}
+                _ => return false,
+            }
+        }
+        if let Some(status) = self.status
+            && e.system.status != status
+        {
+            return false;
+        }
+        if let Some(flag) = self.needs_redetermination
+            && e.system.needs_redetermination != flag
+        {
+            return false;
+        }
+        if let Some(ls) = &self.level
+            && !e.level().is_some_and(|l| ls.contains(&l))
+        {
+            return false;
+        }
+        if let Some(ls) = &self.proposed_level
+            && !e.system.proposed_level.is_some_and(|l| ls.contains(&l))
+        {
+            return false;
+        }
+        if let Some(ls) = &self.approved_level
+            && !e
+                .system
+                .approved
+                .as_ref()
+                .is_some_and(|a| ls.contains(&a.level))
+        {
+            return false;
+        }
+        if let Some(gs) = &self.grade {
+            let g = data.grades.get(&e.system.id).map(|g| g.grade.as_str());
+            if !gs.iter().any(|want| want.as_deref() == g) {
+                return false;
+            }
+        }
+        if let Some(ss) = &self.dossier_state {
+            let s = data.latest_dossier(e.system.id).map(|d| d.state);
+            if !ss.contains(&s) {
+                return false;
+            }
+        }
+        if let Some(q) = &self.q
+            && !e.search.contains(q.as_str())
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// The latest dossier of a system, in list items.
+#[derive(Serialize)]
+struct DossierBrief {
+    id: String,
+    state: DossierState,
+    state_vi: &'static str,
+}
+
+/// A system in the list: the record, its level in force, its latest evaluation and dossier.
+#[derive(Serialize)]
+struct SystemItem<'a> {
+    #[serde(flatten)]
+    system: &'a System,
+    level: Option<Level>,
+    compliance: Option<&'a GradeSummary>,
+    dossier: Option<DossierBrief>,
+}
+
+fn grade_rank(data: &IndexData, id: SystemId) -> u8 {
+    data.grades
+        .get(&id)
+        .and_then(|g| g.grade.bytes().next())
+        .unwrap_or(b'Z')
+}
+
+fn systems_page(
+    data: &IndexData,
+    scope: &Scope,
+    query: &SystemQuery,
+) -> (usize, Vec<serde_json::Value>) {
+    let agency = agency_filter(data, query.agency);
+    let (sort, desc) = query.sort.unwrap_or((SystemSort::Name, false));
+    let keep = |e: &&SystemEntry| scope.sees(e) && query.matches(data, agency, e);
+    let mut found: Vec<&SystemEntry> = match sort {
+        SystemSort::Created => {
+            let iter = data.system_ids.iter().filter_map(|id| data.systems.get(id));
+            if desc {
+                iter.rev().filter(keep).collect()
+            } else {
+                iter.filter(keep).collect()
+            }
+        }
+        _ => {
+            let iter = data
+                .systems_by_name
+                .iter()
+                .filter_map(|(_, id)| data.systems.get(id));
+            if desc && sort == SystemSort::Name {
+                iter.rev().filter(keep).collect()
+            } else {
+                iter.filter(keep).collect()
+            }
+        }
+    };
+    match sort {
+        // Stable sorts over name order: ties stay alphabetical.
+        SystemSort::Level => {
+            if desc {
+                found.sort_by_key(|e| (e.level().is_none(), std::cmp::Reverse(e.level())));
+            } else {
+                found.sort_by_key(|e| (e.level().is_none(), e.level()));
+            }
+        }
+        SystemSort::Grade => {
+            // Ascending: A to F; descending: F to A; no grade last either way.
+            if desc {
+                found.sort_by_key(|e| {
+                    let r = grade_rank(data, e.system.id);
+                    (r == b'Z', std::cmp::Reverse(r))
+                });
+            } else {
+                found.sort_by_key(|e| {
+                    let r = grade_rank(data, e.system.id);
+                    (r == b'Z', r)
+                });
+            }
+        }
+        _ => {}
+    }
+    let total = found.len();
+    let items = found
+        .into_iter()
+        .skip(query.page.offset)
+        .take(query.page.limit)
+        .map(|e| {
+            let item = SystemItem {
+                system: &e.system,
+                level: e.level(),
+                compliance: data.grades.get(&e.system.id),
+                dossier: data.latest_dossier(e.system.id).map(|d| DossierBrief {
+                    id: d.id.to_string(),
+                    state: d.state,
+                    state_vi: d.state.label_vi(),
+                }),
+            };
+            serde_json::to_value(item).expect("systems serialise")
+        })
+        .collect();
+    (total, items)
+}
+
+/// `GET /api/v1/systems` (people, within scope). Filters: `agency` (an agency and its
+/// sub-agencies, as owner or operating unit), `level` (in force: approved, else proposed),
+/// `proposed_level`, `approved_level` (each a comma list of 1-5), `dossier_state` (state of the
+/// latest dossier, comma list, `none` for no dossier), `grade` (A-F, `none`), `status`
+/// (`in_use`, `retired`), `needs_redetermination`, `q` (in the name, URLs and approval
+/// decision, without regard to case or diacritics); `sort` = `name` (default), `created`,
+/// `level`, `grade`, `-` for descending; `limit` (1-500, default 50), `offset`.
+pub async fn list_systems(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(PEOPLE)?;
+    let query = SystemQuery::parse(raw.as_deref())?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let data = st.index.read(st.store.as_ref())?;
+        let scope = Scope::of(&principal, &data);
+        let (total, items) = systems_page(&data, &scope, &query);
+        drop(data);
+        Ok(query.page.answer(total, items))
+    })
+    .await
+    .map_err(|_| ApiError::invalid("a list task failed"))?
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dossiers
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DossierSort {
+    Created,
+    Updated,
+    Due,
+}
+
+#[derive(Debug, Default)]
+struct DossierQuery {
+    state: Option<Vec<DossierState>>,
+    agency: Option<AgencyId>,
+    system: Option<SystemId>,
+    level: Option<Vec<Level>>,
+    overdue: Option<bool>,
+    /// Number, normalised symbol, and the date if one was given.
+    letter: Option<(u32, String, Option<jiff::civil::Date>)>,
+    q: Option<String>,
+    sort: Option<(DossierSort, bool)>,
+    page: Page,
+}
+
+const DOSSIER_PARAMS: &[&str] = &[
+    "state", "agency", "system", "level", "overdue", "letter", "q", "sort", "limit", "offset",
+];
+
+/// A letter as typed in a search box: "2559/SCT-VP", "VB số 2559/SCT-VP ngày 25/5/2021".
+fn letter_param(value: &str) -> Result<(u32, String, Option<jiff::civil::Date>), ApiError> {
+    if let Ok(l) = LetterRef::parse(value) {
+        let (n, s) = letter_key(l.number, &l.symbol);
+        return Ok((n, s, Some(l.date)));
+    }
+    let bad = || {
+        ApiError::invalid(format!(
+            "letter must be a number and symbol such as 2559/SCT-VP, not {value:?}"
+        ))
+    };
+    let text = value.trim();
+    let text = text
+        .split_whitespace()
+        .find(|w| w.contains('/'))
+        .ok_or_else(bad)?;
+    let (number, symbol) = text.split_once('/').ok_or_else(bad)?;
+    let number: u32 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    let (n, s) = letter_key(number, symbol.trim_end_matches(','));
+    if s.is_empty() {
+        return Err(bad());
+    }
+    Ok((n, s, None))
+}
+
+impl DossierQuery {
+    fn parse(raw: Option<&str>) -> Result<DossierQuery, ApiError> {
+        let mut q = DossierQuery::default();
+        for (key, value) in pairs(raw, DOSSIER_PARAMS)? {
+            if q.page.set(&key, &value)? {
+                continue;
+            }
+            match key.as_str() {
+                "state" => q.state = Some(list_of("state", &value, state_of)?),
+                "agency" => q.agency = Some(agency_param(&value)?),
+                "system" => {
+                    q.system = Some(value.parse().map_err(|_| {
+                        ApiError::invalid(format!("system must be a system id, not {value:?}"))
+                    })?)
+                }
+                "level" => q.level = Some(levels("level", &value)?),
+                "overdue" => q.overdue = Some(boolean("overdue", &value)?),
+                "letter" => q.letter = Some(letter_param(&value)?),
+                "q" => {
+                    let n = normalise(&value);
+                    if !n.is_empty() {
+                        q.q = Some(n);
+                    }
+                }
+                "sort" => {
+                    let (desc, field) = match value.strip_prefix('-') {
+                        Some(f) => (true, f),
+                        None => (false, value.as_str()),
+                    };
+                    let field = match field {
+                        "created" => DossierSort::Created,
+                        "updated" => DossierSort::Updated,
+                        "due" => DossierSort::Due,
+                        other => {
+                            return Err(ApiError::invalid(format!(
+                                "sort must be created, updated or due (with - for descending), not {other:?}"
+                            )));
+                        }
+                    };
+                    q.sort = Some((field, desc));
+                }
+                _ => unreachable!("checked by pairs"),
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// A dossier in the list.
+#[derive(Serialize)]
+struct DossierItem<'a> {
+    #[serde(flatten)]
+    dossier: &'a DossierEntry,
+    state_vi: &'static str,
+    system_name: &'a str,
+    /// Working days past the deadline today (null when not overdue).
+    overdue_days: Option<i64>,
+}
+
+fn dossiers_page(
+    data: &IndexData,
+    scope: &Scope,
+    query: &DossierQuery,
+    pack: &canhgac_policies::pack::Pack,
+    today: jiff::civil::Date,
+) -> (usize, Vec<serde_json::Value>) {
+    let agency = agency_filter(data, query.agency);
+    let overdue = |d: &DossierEntry| -> Option<i64> {
+        // Cheap test first: only a running deadline already passed can be overdue.
+        let dl = d.deadline.as_ref()?;
+        if dl.paused_since.is_some() || dl.due >= today {
+            return None;
+        }
+        overdue_at(d.state, Some(dl), today, &pack.calendar)
+    };
+    let keep = |d: &&DossierEntry| -> bool {
+        let Some(system) = data.systems.get(&d.system) else {
+            return false;
+        };
+        if !scope.sees(system) {
+            return false;
+        }
+        if let Some(filter) = agency {
+            match filter {
+                Some(span) if belongs(system, span) => {}
+                _ => return false,
+            }
+        }
+        if let Some(s) = query.system
+            && d.system != s
+        {
+            return false;
+        }
+        if let Some(states) = &query.state
+            && !states.contains(&d.state)
+        {
+            return false;
+        }
+        if let Some(ls) = &query.level
+            && !ls.contains(&d.proposed_level)
+        {
+            return false;
+        }
+        if let Some((n, sym, Some(date))) = &query.letter
+            && !d
+                .letters
+                .iter()
+                .any(|(k, on)| k.0 == *n && k.1 == *sym && *on == Some(*date))
+        {
+            return false;
+        }
+        if let Some(q) = &query.q
+            && !system.search.contains(q.as_str())
+            && !d.search.contains(q.as_str())
+        {
+            return false;
+        }
+        if let Some(want) = query.overdue
+            && overdue(d).is_some() != want
+        {
+            return false;
+        }
+        true
+    };
+    let (sort, desc) = query.sort.unwrap_or((DossierSort::Created, true));
+    let mut found: Vec<&DossierEntry> = match &query.letter {
+        Some((n, s, _)) => data
+            .letters
+            .get(&(*n, s.clone()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| data.dossiers.get(id))
+            .filter(keep)
+            .collect(),
+        None => {
+            let iter = data.dossiers.values();
+            if desc && sort == DossierSort::Created {
+                iter.rev().filter(keep).collect()
+            } else {
+                iter.filter(keep).collect()
+            }
+        }
+    };
+    match sort {
+        DossierSort::Created => {
+            if query.letter.is_some() && desc {
+                found.reverse();
+            }
+        }
+        DossierSort::Updated => {
+            if desc {
+                found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+            } else {
+                found.sort_by_key(|d| d.updated_at);
+            }
+        }
+        DossierSort::Due => {
+            // Dossiers without a deadline last either way.
+            found.sort_by(|a, b| {
+                let da = a.deadline.as_ref().map(|d| d.due);
+                let db = b.deadline.as_ref().map(|d| d.due);
+                match (da, db) {
+                    (Some(x), Some(y)) if desc => y.cmp(&x),
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+            });
+        }
+    }
+    let total = found.len();
+    let items = found
+        .into_iter()
+        .skip(query.page.offset)
+        .take(query.page.limit)
+        .map(|d| {
+            let item = DossierItem {
+                dossier: d,
+                state_vi: d.state.label_vi(),
+                system_name: data
+                    .systems
+                    .get(&d.system)
+                    .map_or("", |s| s.system.name.as_str()),
+                overdue_days: overdue(d),
+            };
+            serde_json::to_value(item).expect("dossiers serialise")
+        })
+        .collect();
+    (total, items)
+}
+
+/// `GET /api/v1/dossiers` (people, within scope). Filters: `state` (comma list of state ids),
+/// `agency` (an agency and its sub-agencies, through the dossier's system), `system`, `level`
+/// (the proposed level, comma list), `overdue` (`true`/`false`: past a running deadline today),
+/// `letter` (a letter's number and symbol, e.g. `2559/SCT-VP`, or a full reference with its
+/// date: the covering letter, supplementation letters and answers, and the approval decision),
+/// `q` (the system's name and the letters, without regard to case or diacritics); `sort` =
+/// `created` (default `-created`: newest first), `updated`, `due`; `limit` (1-500, default
+/// 50), `offset`.
+pub async fn list_dossiers(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(PEOPLE)?;
+    let query = DossierQuery::parse(raw.as_deref())?;
+    let st = state.clone();
+    let today = today(Timestamp::now());
+    tokio::task::spawn_blocking(move || {
+        let data = st.index.read(st.store.as_ref())?;
+        let scope = Scope::of(&principal, &data);
+        let (total, items) = dossiers_page(&data, &scope, &query, &st.pack, today);
+        drop(data);
+        Ok(query.page.answer(total, items))
+    })
+    .await
+    .map_err(|_| ApiError::invalid("a list task failed"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_are_read_as_typed() {
+        let (n, s, d) = letter_param("2559/SCT-VP").unwrap();
+        assert_eq!((n, s.as_str(), d), (2559, "sct vp", None));
+        let (n, s, d) = letter_param("VB số 2559/SCT-VP ngày 25/5/2021").unwrap();
+        assert_eq!((n, s.as_str()), (2559, "sct vp"));
+        assert_eq!(d, Some(jiff::civil::date(2021, 5, 25)));
+        assert_eq!(letter_param("2168/QĐ-UBND").unwrap().1, "qd ubnd");
+        for bad in ["", "SCT-VP", "0/SCT", "abc/def", "12/"] {
+            assert!(letter_param(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        for raw in [
+            "limit=0",
+            "limit=501",
+            "offset=-1",
+            "level=6",
+            "grade=G",
+            "status=old",
+            "sort=size",
+            "agency=x",
+            "colour=red",
+            "limit=1&limit=2",
+            "dossier_state=lost",
+        ] {
+            assert!(SystemQuery::parse(Some(raw)).is_err(), "{raw}");
+        }
+        let q = SystemQuery::parse(Some(
+            "level=2,3&grade=a,none&q=S%E1%BB%9F+C%C3%B4ng&sort=-name&limit=10&offset=20",
+        ))
+        .unwrap();
+        assert_eq!(q.level.unwrap().len(), 2);
+        assert_eq!(q.grade.unwrap(), vec![Some("A".to_string()), None]);
+        assert_eq!(q.q.as_deref(), Some("so cong"));
+        assert_eq!(q.sort, Some((SystemSort::Name, true)));
+        assert_eq!((q.page.limit, q.page.offset), (10, 20));
+        for raw in [
+            "state=lost",
+            "overdue=maybe",
+            "letter=x",
+            "system=1",
+            "sort=name",
+        ] {
+            assert!(DossierQuery::parse(Some(raw)).is_err(), "{raw}");
+        }
+    }
+}
