@@ -74,6 +74,10 @@ pub struct SystemEntry {
     pub owner_span: Option<Span>,
     /// The operating unit's interval.
     pub unit_span: Option<Span>,
+    /// The first letter of its latest grade (`b'A'` to `b'F'`), if evaluated.
+    pub grade: Option<u8>,
+    /// Its latest dossier (the one created last) and that dossier's state.
+    pub latest: Option<(DossierId, DossierState)>,
 }
 
 impl SystemEntry {
@@ -118,6 +122,15 @@ pub struct DossierEntry {
     /// `normalise` of its letters, fields separated by `\n`.
     #[serde(skip)]
     pub search: String,
+    /// Its system's owner's interval (copied from the system's entry).
+    #[serde(skip)]
+    pub owner_span: Option<Span>,
+    /// Its system's operating unit's interval.
+    #[serde(skip)]
+    pub unit_span: Option<Span>,
+    /// Whether its system is in the index (dossiers of unknown systems are never listed).
+    #[serde(skip)]
+    pub system_known: bool,
 }
 
 /// The key of a letter: its number and `normalise` of its symbol, so "QĐ-UBND", "qd-ubnd" and
@@ -169,6 +182,9 @@ impl DossierEntry {
             updated_at: d.updated_at,
             letters,
             search: texts.join("\n"),
+            owner_span: None,
+            unit_span: None,
+            system_known: false,
         }
     }
 }
@@ -382,6 +398,8 @@ impl IndexData {
             search: texts.join("\n"),
             owner_span: self.agencies.span(system.owner_agency),
             unit_span: self.agencies.span(system.operating_unit),
+            grade: None,
+            latest: None,
             system,
         }
     }
@@ -400,6 +418,7 @@ impl IndexData {
                     }
                 }
             }
+            self.sync_system(id);
         }
     }
 
@@ -415,6 +434,36 @@ impl IndexData {
             }
         }
         self.systems.insert(id, entry);
+        self.sync_system(id);
+    }
+
+    /// Copies what depends on both a system and its other records: the system's grade and
+    /// latest dossier into its entry, its intervals into its dossiers' entries.
+    fn sync_system(&mut self, id: SystemId) {
+        let latest = self
+            .dossiers_of
+            .get(&id)
+            .and_then(|set| set.last())
+            .and_then(|d| self.dossiers.get(d))
+            .map(|d| (d.id, d.state));
+        let grade = self.grades.get(&id).and_then(|g| g.grade.bytes().next());
+        let (owner_span, unit_span, known) = match self.systems.get_mut(&id) {
+            Some(e) => {
+                e.latest = latest;
+                e.grade = grade;
+                (e.owner_span, e.unit_span, true)
+            }
+            None => (None, None, false),
+        };
+        if let Some(set) = self.dossiers_of.get(&id) {
+            for d in set {
+                if let Some(entry) = self.dossiers.get_mut(d) {
+                    entry.owner_span = owner_span;
+                    entry.unit_span = unit_span;
+                    entry.system_known = known;
+                }
+            }
+        }
     }
 
     fn remove_dossier(&mut self, id: DossierId) {
@@ -433,6 +482,7 @@ impl IndexData {
                     }
                 }
             }
+            self.sync_system(old.system);
         }
     }
 
@@ -444,6 +494,7 @@ impl IndexData {
             self.letters.entry(k.clone()).or_default().insert(d.id);
         }
         self.dossiers.insert(d.id, entry);
+        self.sync_system(d.system);
     }
 
     fn agencies_changed(&mut self) {
@@ -452,6 +503,13 @@ impl IndexData {
         for e in self.systems.values_mut() {
             e.owner_span = agencies.span(e.system.owner_agency);
             e.unit_span = agencies.span(e.system.operating_unit);
+        }
+        let systems = &self.systems;
+        for d in self.dossiers.values_mut() {
+            if let Some(e) = systems.get(&d.system) {
+                d.owner_span = e.owner_span;
+                d.unit_span = e.unit_span;
+            }
         }
     }
 
@@ -515,6 +573,7 @@ impl IndexData {
                         self.grades.remove(&id);
                     }
                 }
+                self.sync_system(id);
             }
             _ => {}
         }
