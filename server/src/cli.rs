@@ -212,12 +212,16 @@ fn store_path(settings: &Settings) -> PathBuf {
 
 /// Opens the store; `None` when another process (a running server) holds it.
 fn try_open_store(settings: &Settings) -> Result<Option<Arc<dyn Store>>> {
-    std::fs::create_dir_all(&settings.data).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            settings.data.display()
-        )
-    })?;
+    // The data directory holds the store and serve.json (a local administrator's token): only
+    // the server's account may enter it.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&settings.data)
+        .with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data.display()
+            )
+        })?;
     match store::open(&store_path(settings), &settings.engine) {
         Ok(s) => Ok(Some(Arc::from(s))),
         Err(StoreError::Locked { .. }) => Ok(None),

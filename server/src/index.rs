@@ -24,8 +24,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Agency, AgencyId, Approval, Deadline, Dossier, DossierId, DossierState, LetterRef, Level,
-    System, SystemId, UserId,
+    Agency, AgencyId, AgencyTree, Approval, Deadline, Dossier, DossierId, DossierState, LetterRef,
+    Level, System, SystemId, UserId,
 };
 use crate::store::{Batch, Op, Store, StoreError, StoreStats, Table};
 
@@ -190,11 +190,21 @@ impl DossierEntry {
 }
 
 /// The agencies, with pre-order intervals for "is within" checks in constant time.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct Agencies {
     by_id: BTreeMap<AgencyId, Agency>,
     spans: HashMap<AgencyId, Span>,
+    tree: Arc<AgencyTree>,
 }
+
+impl PartialEq for Agencies {
+    fn eq(&self, other: &Agencies) -> bool {
+        // The tree is made from `by_id`.
+        self.by_id == other.by_id && self.spans == other.spans
+    }
+}
+
+impl Eq for Agencies {}
 
 impl Agencies {
     /// Recomputes the intervals: a depth-first walk from every root (an agency without a parent
@@ -245,6 +255,14 @@ impl Agencies {
             }
         }
         self.spans = spans;
+        let all: Vec<Agency> = self.by_id.values().cloned().collect();
+        self.tree = Arc::new(AgencyTree::new(&all));
+    }
+
+    /// Every agency as an [`AgencyTree`] (shared: cloning the `Arc` is free), for handlers
+    /// that would otherwise read all agencies from the store on each request.
+    pub fn tree(&self) -> Arc<AgencyTree> {
+        self.tree.clone()
     }
 
     /// The interval of an agency.
@@ -859,6 +877,17 @@ mod tests {
                     .delete(Table::Dossiers, dossiers[5].id.to_string()),
             )
             .unwrap();
+        // A system handed to another unit; a system deleted while its dossier stays.
+        systems[3].operating_unit = sct.id;
+        put(
+            &store,
+            Table::Systems,
+            systems[3].id.to_string(),
+            &systems[3],
+        );
+        store
+            .apply(Batch::new().delete(Table::Systems, systems[4].id.to_string()))
+            .unwrap();
         let compliance = serde_json::json!({"system": systems[0].id, "report": "r1", "target": "ht0.example.gov.vn:443",
             "scanned_at": "2026-01-05T03:00:00Z", "evaluated_at": "2026-01-05T03:00:01Z",
             "evaluation": {"pack": "decree85", "pack_version": "1", "level": 1, "grade": "B", "score": 85, "counts": {}, "results": []}});
@@ -878,8 +907,18 @@ mod tests {
         let live = index.snapshot();
         assert_eq!(live, fresh);
         // And the lookups say what was written.
-        assert_eq!(live.systems.len(), 5);
+        assert_eq!(live.systems.len(), 4);
         assert_eq!(live.dossiers.len(), 5);
+        assert!(!live.dossiers[&dossiers[4].id].system_known);
+        assert_eq!(
+            live.dossiers[&dossiers[3].id].unit_span,
+            live.agencies.span(sct.id)
+        );
+        assert_eq!(
+            live.systems[&systems[0].id].latest,
+            Some((dossiers[0].id, DossierState::NeedsSupplement))
+        );
+        assert_eq!(live.systems[&systems[0].id].grade, Some(b'B'));
         assert_eq!(live.grades[&systems[0].id].grade, "B");
         assert!(live.letters.contains_key(&letter_key(77, "STTTT-BCVT")));
         assert!(live.letters.contains_key(&letter_key(2168, "qd ubnd")));

@@ -96,7 +96,8 @@ struct Upload {
 }
 
 /// Reads `kind` and `file` (at most `limit` bytes of file). An oversized file is read to the
-/// end of the request body limit and dropped, so the client reads the 413 rather than a reset.
+/// end of the request body limit and dropped, so the client reads the 413 rather than a
+/// connection reset.
 async fn read_upload(mut multipart: Multipart, limit: usize) -> Result<Upload, ApiError> {
     let mut kind: Option<String> = None;
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -127,9 +128,8 @@ async fn read_upload(mut multipart: Multipart, limit: usize) -> Result<Upload, A
                         "mỗi lần tải lên chỉ một tệp (one file per upload)",
                     ));
                 }
-                let raw_name = field.file_name().unwrap_or_default().to_owned();
-                let name =
-                    clean_file_name(&raw_name).map_err(|e| invalid_document(e.to_string()))?;
+                // A bad name is reported once the file is read, so the client gets the answer.
+                let name = clean_file_name(field.file_name().unwrap_or_default());
                 let mut bytes = Vec::new();
                 let mut over = false;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -143,6 +143,7 @@ async fn read_upload(mut multipart: Multipart, limit: usize) -> Result<Upload, A
                 if over {
                     return Err(too_large(limit));
                 }
+                let name = name.map_err(|e| invalid_document(e.to_string()))?;
                 file = Some((name, bytes));
             }
             Some(other) => {

@@ -149,7 +149,7 @@ pub async fn events(
 /// upload route: the server computes them from the file itself.
 fn client_action(value: Value, dossier_id: &str) -> Result<Action, ApiError> {
     let invents_documents = match value.get("action").and_then(Value::as_str) {
-        Some("add_document") => true,
+        Some("add_document" | "add_request_document") => true,
         Some("resubmit") => value.get("documents").is_some(),
         _ => false,
     };

@@ -7,6 +7,9 @@
 //! its sub-agencies (a system is theirs when its owner or its operating unit is); staff see
 //! everything; agents are refused. Unknown parameters and malformed values are 400.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -162,10 +165,15 @@ impl Scope {
     }
 
     fn sees(&self, system: &SystemEntry) -> bool {
+        self.sees_units(system.owner_span, system.unit_span)
+    }
+
+    /// Whether the caller sees a system with these owner and operating unit intervals.
+    fn sees_units(&self, owner: Option<Span>, unit: Option<Span>) -> bool {
         match self {
             Scope::All => true,
             Scope::Subtree(None) => false,
-            Scope::Subtree(Some(span)) => belongs(system, *span),
+            Scope::Subtree(Some(span)) => within(owner, *span) || within(unit, *span),
         }
     }
 }
@@ -300,7 +308,7 @@ impl SystemQuery {
         Ok(q)
     }
 
-    fn matches(&self, data: &IndexData, agency: Option<Option<Span>>, e: &SystemEntry) -> bool {
+    fn matches(&self, agency: Option<Option<Span>>, e: &SystemEntry) -> bool {
         if let Some(filter) = agency {
             match filter {
                 Some(span) if belongs(e, span) => {}
@@ -337,13 +345,15 @@ impl SystemQuery {
             return false;
         }
         if let Some(gs) = &self.grade {
-            let g = data.grades.get(&e.system.id).map(|g| g.grade.as_str());
-            if !gs.iter().any(|want| want.as_deref() == g) {
+            if !gs
+                .iter()
+                .any(|want| want.as_ref().map(|w| w.as_bytes()[0]) == e.grade)
+            {
                 return false;
             }
         }
         if let Some(ss) = &self.dossier_state {
-            let s = data.latest_dossier(e.system.id).map(|d| d.state);
+            let s = e.latest.map(|(_, state)| state);
             if !ss.contains(&s) {
                 return false;
             }
@@ -375,11 +385,8 @@ struct SystemItem<'a> {
     dossier: Option<DossierBrief>,
 }
 
-fn grade_rank(data: &IndexData, id: SystemId) -> u8 {
-    data.grades
-        .get(&id)
-        .and_then(|g| g.grade.bytes().next())
-        .unwrap_or(b'Z')
+fn grade_rank(e: &SystemEntry) -> u8 {
+    e.grade.unwrap_or(b'Z')
 }
 
 fn systems_page(
@@ -389,7 +396,7 @@ fn systems_page(
 ) -> (usize, Vec<serde_json::Value>) {
     let agency = agency_filter(data, query.agency);
     let (sort, desc) = query.sort.unwrap_or((SystemSort::Name, false));
-    let keep = |e: &&SystemEntry| scope.sees(e) && query.matches(data, agency, e);
+    let keep = |e: &&SystemEntry| scope.sees(e) && query.matches(agency, e);
     let mut found: Vec<&SystemEntry> = match sort {
         SystemSort::Created => {
             let iter = data.system_ids.iter().filter_map(|id| data.systems.get(id));
@@ -424,12 +431,12 @@ fn systems_page(
             // Ascending: A to F; descending: F to A; no grade last either way.
             if desc {
                 found.sort_by_key(|e| {
-                    let r = grade_rank(data, e.system.id);
+                    let r = grade_rank(e);
                     (r == b'Z', std::cmp::Reverse(r))
                 });
             } else {
                 found.sort_by_key(|e| {
-                    let r = grade_rank(data, e.system.id);
+                    let r = grade_rank(e);
                     (r == b'Z', r)
                 });
             }
@@ -446,10 +453,10 @@ fn systems_page(
                 system: &e.system,
                 level: e.level(),
                 compliance: data.grades.get(&e.system.id),
-                dossier: data.latest_dossier(e.system.id).map(|d| DossierBrief {
-                    id: d.id.to_string(),
-                    state: d.state,
-                    state_vi: d.state.label_vi(),
+                dossier: e.latest.map(|(id, state)| DossierBrief {
+                    id: id.to_string(),
+                    state,
+                    state_vi: state.label_vi(),
                 }),
             };
             serde_json::to_value(item).expect("systems serialise")
@@ -604,24 +611,27 @@ fn dossiers_page(
     today: jiff::civil::Date,
 ) -> (usize, Vec<serde_json::Value>) {
     let agency = agency_filter(data, query.agency);
+    // Working days late, by due date: for a running deadline of a dossier with the authority
+    // it depends on the due date alone, and dossiers share a few hundred due dates.
+    let late_by_due: RefCell<HashMap<jiff::civil::Date, Option<i64>>> =
+        RefCell::new(HashMap::new());
     let overdue = |d: &DossierEntry| -> Option<i64> {
-        // Cheap test first: only a running deadline already passed can be overdue.
         let dl = d.deadline.as_ref()?;
-        if dl.paused_since.is_some() || dl.due >= today {
+        if !d.state.is_with_authority() || dl.paused_since.is_some() || dl.due >= today {
             return None;
         }
-        overdue_at(d.state, Some(dl), today, &pack.calendar)
+        *late_by_due
+            .borrow_mut()
+            .entry(dl.due)
+            .or_insert_with(|| overdue_at(d.state, Some(dl), today, &pack.calendar))
     };
     let keep = |d: &&DossierEntry| -> bool {
-        let Some(system) = data.systems.get(&d.system) else {
-            return false;
-        };
-        if !scope.sees(system) {
+        if !d.system_known || !scope.sees_units(d.owner_span, d.unit_span) {
             return false;
         }
         if let Some(filter) = agency {
             match filter {
-                Some(span) if belongs(system, span) => {}
+                Some(span) if within(d.owner_span, span) || within(d.unit_span, span) => {}
                 _ => return false,
             }
         }
@@ -649,8 +659,11 @@ fn dossiers_page(
             return false;
         }
         if let Some(q) = &query.q
-            && !system.search.contains(q.as_str())
             && !d.search.contains(q.as_str())
+            && !data
+                .systems
+                .get(&d.system)
+                .is_some_and(|s| s.search.contains(q.as_str()))
         {
             return false;
         }

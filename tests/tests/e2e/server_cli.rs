@@ -59,6 +59,8 @@ fn server_cli_subcommands_go_through_the_running_server_then_directly() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        let dir_mode = std::fs::metadata(&data).unwrap().permissions().mode();
+        assert_eq!(dir_mode & 0o777, 0o700, "the data directory is private");
     }
     assert_eq!(info["pid"], pid);
     let url = info["url"].as_str().unwrap().to_string();

@@ -687,7 +687,7 @@ pub fn run(opts: Options) -> Result<()> {
         ),
         (
             "list systems, filtered (agency subtree + level + q)",
-            format!("{api}/systems?agency={top}&level=3&q=cong%20thong%20tin"),
+            format!("{api}/systems?agency={top}&level=2&q=dich%20vu%20cong"),
             admin.as_str(),
         ),
         (
