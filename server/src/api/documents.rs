@@ -25,8 +25,9 @@ use crate::repo;
 use crate::store::{Batch, Table};
 use crate::workflow::{self, Action, ActionKind, AgencyScope, WorkflowError};
 
-/// How many times an upload is re-applied when the dossier changed between read and write.
-const RETRIES: usize = 5;
+/// How many times an upload is re-applied when the dossier changed between read and write
+/// (other uploads to the same dossier at the same moment), with a short random pause between.
+const RETRIES: u64 = 32;
 
 /// Longest `kind` field read, in bytes.
 const MAX_KIND_BYTES: usize = 100;
@@ -218,8 +219,9 @@ fn may_upload(
 /// `POST /api/v1/dossiers/{id}/documents`: `multipart/form-data` with `kind` (e.g.
 /// `overview_report`) and `file`. The agency's officers add the dossier's documents while it is
 /// a draft, and the answers of the open supplementation round while it awaits them; appraisers
-/// attach files to that open request (its signed letter, annotated pages). 201 with the document, the dossier and the audit event; `deduplicated` says whether
-/// the same content was already stored.
+/// attach files to that open request (its signed letter, annotated pages). 201 with the
+/// document, the dossier and the audit event; `deduplicated` says whether the same content was
+/// already stored.
 pub async fn upload(
     State(state): State<AppState>,
     principal: Principal,
@@ -259,6 +261,8 @@ pub async fn upload(
     let mut dossier = dossier;
     for attempt in 0..RETRIES {
         if attempt > 0 {
+            let pause = rand::random_range(1..=5) * attempt.min(8);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             let (again, _, _) = visible_dossier(&state, &principal, &id).await?;
             dossier = again;
         }

@@ -664,8 +664,8 @@ fn check_row(
                 }
             }
         }
-        Some(_) => Some(None),
-        None => Some(None),
+        // Empty or absent: the owner for a new system, unchanged for a known one.
+        _ => Some(None),
     };
     let level = match cells.get(Column::Level) {
         Some(text) => match parse_level(&text) {
@@ -810,6 +810,7 @@ fn plan(
             .iter()
             .find(|d| d.state.is_with_authority() || d.state == DossierState::NeedsSupplement);
         if same {
+            // Recorded already (by an earlier import or through the workflow).
         } else if let Some(open) = open {
             err(
                 Column::Letter,

@@ -459,5 +459,32 @@ fn corrupt_document_content_is_detected_not_served() {
         assert_eq!(v["deduplicated"], false);
         let (s, _, body) = download(&c, &base, &id, &doc_id, &p.officer).await;
         assert_eq!((s, body), (200, content.clone()));
+
+        // Concurrent uploads to one dossier all land: a write that loses the race re-reads the
+        // dossier and applies again instead of answering 409.
+        let uploads = (0..8u8).map(|i| {
+            let (c, base, id, token) = (c.clone(), base.clone(), id.clone(), p.officer.clone());
+            async move {
+                upload(
+                    &c,
+                    &base,
+                    &id,
+                    &token,
+                    "other_attachment",
+                    &format!("Phụ lục {i}.pdf"),
+                    &[i; 3000],
+                )
+                .await
+            }
+        });
+        for (s, v) in futures::future::join_all(uploads).await {
+            assert_eq!(s, 201, "{v}");
+        }
+        let (_, d) = call(&c, "GET", format!("{base}/dossiers/{id}"), &p.viewer, None).await;
+        assert_eq!(
+            d["dossier"]["documents"].as_array().unwrap().len(),
+            3 + 8,
+            "{d}"
+        );
     });
 }
