@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Agency, AgencyId, AgencyTree, Approval, Deadline, Dossier, DossierId, DossierState, LetterRef,
-    Level, System, SystemId, UserId,
+    Level, System, SystemId, SystemStatus, UserId,
 };
 use crate::store::{Batch, Op, Store, StoreError, StoreStats, Table};
 
@@ -291,6 +291,98 @@ pub fn within(inner: Option<Span>, outer: Span) -> bool {
     inner.is_some_and(|s| outer.0 <= s.0 && s.1 <= outer.1)
 }
 
+/// A system as the list filters read it: small and contiguous, kept in name order in
+/// [`IndexData::system_rows`] so that a filter over every system streams through memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemRow {
+    /// `normalise` of the name (the order; not read by filters).
+    pub name_key: String,
+    /// Id.
+    pub id: SystemId,
+    /// Owner's interval.
+    pub owner_span: Option<Span>,
+    /// Operating unit's interval.
+    pub unit_span: Option<Span>,
+    /// Level in force (approved, else proposed); 0 for none.
+    pub level: u8,
+    /// Proposed level; 0 for none.
+    pub proposed: u8,
+    /// Approved level; 0 for none.
+    pub approved: u8,
+    /// First letter of the latest grade; 0 for none.
+    pub grade: u8,
+    /// State of the latest dossier.
+    pub latest: Option<DossierState>,
+    /// Retired.
+    pub retired: bool,
+    /// Needs a new level determination.
+    pub needs_redetermination: bool,
+}
+
+impl SystemRow {
+    fn new(e: &SystemEntry) -> SystemRow {
+        SystemRow {
+            name_key: e.name_key.clone(),
+            id: e.system.id,
+            owner_span: e.owner_span,
+            unit_span: e.unit_span,
+            level: e.level().map_or(0, |l| l.get()),
+            proposed: e.system.proposed_level.map_or(0, |l| l.get()),
+            approved: e.system.approved.as_ref().map_or(0, |a| a.level.get()),
+            grade: e.grade.unwrap_or(0),
+            latest: e.latest.map(|(_, s)| s),
+            retired: e.system.status == SystemStatus::Retired,
+            needs_redetermination: e.system.needs_redetermination,
+        }
+    }
+}
+
+/// A dossier as the list filters read it, kept in id (creation) order in
+/// [`IndexData::dossier_rows`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DossierRow {
+    /// Id.
+    pub id: DossierId,
+    /// Its system.
+    pub system: SystemId,
+    /// Whether the system is in the index.
+    pub system_known: bool,
+    /// The system's owner's interval.
+    pub owner_span: Option<Span>,
+    /// The system's operating unit's interval.
+    pub unit_span: Option<Span>,
+    /// State.
+    pub state: DossierState,
+    /// Proposed level.
+    pub level: u8,
+    /// The deadline's last day.
+    pub due: Option<jiff::civil::Date>,
+    /// Whether the deadline is paused.
+    pub paused: bool,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+impl DossierRow {
+    fn new(d: &DossierEntry) -> DossierRow {
+        DossierRow {
+            id: d.id,
+            system: d.system,
+            system_known: d.system_known,
+            owner_span: d.owner_span,
+            unit_span: d.unit_span,
+            state: d.state,
+            level: d.proposed_level.get(),
+            due: d.deadline.as_ref().map(|dl| dl.due),
+            paused: d
+                .deadline
+                .as_ref()
+                .is_some_and(|dl| dl.paused_since.is_some()),
+            updated_at: d.updated_at,
+        }
+    }
+}
+
 /// The indexed data. Read it through [`Index::read`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IndexData {
@@ -312,6 +404,12 @@ pub struct IndexData {
     pub hosts: HashMap<String, BTreeSet<SystemId>>,
     /// The latest evaluation of each system that has one.
     pub grades: HashMap<SystemId, GradeSummary>,
+    /// Every system's row, in name order.
+    pub system_rows: Vec<SystemRow>,
+    /// Every dossier's row, in id order.
+    pub dossier_rows: Vec<DossierRow>,
+    /// While loading, rows are made once at the end.
+    rows_suspended: bool,
 }
 
 /// The host part of a system URL as [`IndexData::hosts`] keys it.
@@ -379,7 +477,10 @@ fn scan_all(
 impl IndexData {
     /// Everything, from the store.
     pub fn load(store: &dyn Store) -> Result<IndexData, StoreError> {
-        let mut data = IndexData::default();
+        let mut data = IndexData {
+            rows_suspended: true,
+            ..IndexData::default()
+        };
         scan_all(store, Table::Agencies, |k, v| {
             let a: Agency = decode(Table::Agencies, k, v)?;
             data.agencies.by_id.insert(a.id, a);
@@ -402,6 +503,8 @@ impl IndexData {
             data.put_dossier(&d);
             Ok(())
         })?;
+        data.rows_suspended = false;
+        data.rebuild_rows();
         Ok(data)
     }
 
@@ -425,6 +528,11 @@ impl IndexData {
     fn remove_system(&mut self, id: SystemId) {
         if let Some(old) = self.systems.remove(&id) {
             self.systems_by_name.remove(&(old.name_key.clone(), id));
+            if let Ok(pos) = self.system_row(&old.name_key, id)
+                && !self.rows_suspended
+            {
+                self.system_rows.remove(pos);
+            }
             self.system_ids.remove(&id);
             for u in &old.system.urls {
                 if let Some(h) = url_host(u)
@@ -473,19 +581,47 @@ impl IndexData {
             }
             None => (None, None, false),
         };
+        if let Some(e) = self.systems.get(&id)
+            && !self.rows_suspended
+        {
+            let row = SystemRow::new(e);
+            match self.system_row(&e.name_key, id) {
+                Ok(pos) => self.system_rows[pos] = row,
+                Err(pos) => self.system_rows.insert(pos, row),
+            }
+        }
         if let Some(set) = self.dossiers_of.get(&id) {
             for d in set {
                 if let Some(entry) = self.dossiers.get_mut(d) {
                     entry.owner_span = owner_span;
                     entry.unit_span = unit_span;
                     entry.system_known = known;
+                    if self.rows_suspended {
+                        continue;
+                    }
+                    let row = DossierRow::new(entry);
+                    match self.dossier_rows.binary_search_by(|r| r.id.cmp(d)) {
+                        Ok(pos) => self.dossier_rows[pos] = row,
+                        Err(pos) => self.dossier_rows.insert(pos, row),
+                    }
                 }
             }
         }
     }
 
+    /// Where the row of a system is (or would go) in [`IndexData::system_rows`].
+    fn system_row(&self, name_key: &str, id: SystemId) -> Result<usize, usize> {
+        self.system_rows
+            .binary_search_by(|r| (r.name_key.as_str(), r.id).cmp(&(name_key, id)))
+    }
+
     fn remove_dossier(&mut self, id: DossierId) {
         if let Some(old) = self.dossiers.remove(&id) {
+            if let Ok(pos) = self.dossier_rows.binary_search_by(|r| r.id.cmp(&id))
+                && !self.rows_suspended
+            {
+                self.dossier_rows.remove(pos);
+            }
             if let Some(set) = self.dossiers_of.get_mut(&old.system) {
                 set.remove(&id);
                 if set.is_empty() {
@@ -529,6 +665,18 @@ impl IndexData {
                 d.unit_span = e.unit_span;
             }
         }
+        self.rebuild_rows();
+    }
+
+    /// Makes every row again from the entries.
+    fn rebuild_rows(&mut self) {
+        self.system_rows = self
+            .systems_by_name
+            .iter()
+            .filter_map(|(_, id)| self.systems.get(id))
+            .map(SystemRow::new)
+            .collect();
+        self.dossier_rows = self.dossiers.values().map(DossierRow::new).collect();
     }
 
     /// The latest dossier of a system (the one created last).

@@ -21,7 +21,10 @@ use serde_json::json;
 use canhgac_policies::content::normalise;
 
 use super::{ApiError, AppState, PEOPLE, Principal};
-use crate::index::{DossierEntry, GradeSummary, IndexData, Span, SystemEntry, letter_key, within};
+use crate::index::{
+    DossierEntry, DossierRow, GradeSummary, IndexData, Span, SystemEntry, SystemRow, letter_key,
+    within,
+};
 use crate::model::{
     AgencyId, DossierState, LetterRef, Level, Role, System, SystemId, SystemStatus,
 };
@@ -164,10 +167,6 @@ impl Scope {
         }
     }
 
-    fn sees(&self, system: &SystemEntry) -> bool {
-        self.sees_units(system.owner_span, system.unit_span)
-    }
-
     /// Whether the caller sees a system with these owner and operating unit intervals.
     fn sees_units(&self, owner: Option<Span>, unit: Option<Span>) -> bool {
         match self {
@@ -176,11 +175,6 @@ impl Scope {
             Scope::Subtree(Some(span)) => within(owner, *span) || within(unit, *span),
         }
     }
-}
-
-/// Whether a system's owner or operating unit lies within `span`.
-fn belongs(system: &SystemEntry, span: Span) -> bool {
-    within(system.owner_span, span) || within(system.unit_span, span)
 }
 
 /// An agency filter: the subtree of an agency (unknown agencies match nothing).
@@ -308,62 +302,55 @@ impl SystemQuery {
         Ok(q)
     }
 
-    fn matches(&self, agency: Option<Option<Span>>, e: &SystemEntry) -> bool {
+    /// Whether a system matches (`q` aside: see [`SystemQuery::matches_text`]).
+    fn matches(&self, agency: Option<Option<Span>>, r: &SystemRow) -> bool {
         if let Some(filter) = agency {
             match filter {
-                Some(span) if belongs(e, span) => {}
+                Some(span) if within(r.owner_span, span) || within(r.unit_span, span) => {}
                 _ => return false,
             }
         }
         if let Some(status) = self.status
-            && e.system.status != status
+            && r.retired != (status == SystemStatus::Retired)
         {
             return false;
         }
         if let Some(flag) = self.needs_redetermination
-            && e.system.needs_redetermination != flag
+            && r.needs_redetermination != flag
         {
             return false;
         }
-        if let Some(ls) = &self.level
-            && !e.level().is_some_and(|l| ls.contains(&l))
+        let level_in = |ls: &Option<Vec<Level>>, l: u8| {
+            ls.as_ref()
+                .is_none_or(|ls| l != 0 && ls.iter().any(|x| x.get() == l))
+        };
+        if !level_in(&self.level, r.level)
+            || !level_in(&self.proposed_level, r.proposed)
+            || !level_in(&self.approved_level, r.approved)
         {
             return false;
         }
-        if let Some(ls) = &self.proposed_level
-            && !e.system.proposed_level.is_some_and(|l| ls.contains(&l))
-        {
-            return false;
-        }
-        if let Some(ls) = &self.approved_level
-            && !e
-                .system
-                .approved
-                .as_ref()
-                .is_some_and(|a| ls.contains(&a.level))
-        {
-            return false;
-        }
-        if let Some(gs) = &self.grade {
-            if !gs
+        if let Some(gs) = &self.grade
+            && !gs
                 .iter()
-                .any(|want| want.as_ref().map(|w| w.as_bytes()[0]) == e.grade)
-            {
-                return false;
-            }
+                .any(|want| want.as_ref().map_or(0, |w| w.as_bytes()[0]) == r.grade)
+        {
+            return false;
         }
-        if let Some(ss) = &self.dossier_state {
-            let s = e.latest.map(|(_, state)| state);
-            if !ss.contains(&s) {
-                return false;
-            }
-        }
-        if let Some(q) = &self.q
-            && !e.search.contains(q.as_str())
+        if let Some(ss) = &self.dossier_state
+            && !ss.contains(&r.latest)
         {
             return false;
         }
         true
+    }
+
+    /// Whether the system's name, URLs or decision hold `q`.
+    fn matches_text(&self, e: Option<&SystemEntry>) -> bool {
+        match &self.q {
+            None => true,
+            Some(q) => e.is_some_and(|e| e.search.contains(q.as_str())),
+        }
     }
 }
 
@@ -385,10 +372,6 @@ struct SystemItem<'a> {
     dossier: Option<DossierBrief>,
 }
 
-fn grade_rank(e: &SystemEntry) -> u8 {
-    e.grade.unwrap_or(b'Z')
-}
-
 fn systems_page(
     data: &IndexData,
     scope: &Scope,
@@ -396,58 +379,34 @@ fn systems_page(
 ) -> (usize, Vec<serde_json::Value>) {
     let agency = agency_filter(data, query.agency);
     let (sort, desc) = query.sort.unwrap_or((SystemSort::Name, false));
-    let keep = |e: &&SystemEntry| scope.sees(e) && query.matches(agency, e);
-    let mut found: Vec<&SystemEntry> = match sort {
-        SystemSort::Created => {
-            let iter = data.system_ids.iter().filter_map(|id| data.systems.get(id));
-            if desc {
-                iter.rev().filter(keep).collect()
-            } else {
-                iter.filter(keep).collect()
-            }
-        }
-        _ => {
-            let iter = data
-                .systems_by_name
-                .iter()
-                .filter_map(|(_, id)| data.systems.get(id));
-            if desc && sort == SystemSort::Name {
-                iter.rev().filter(keep).collect()
-            } else {
-                iter.filter(keep).collect()
-            }
-        }
+    let keep = |r: &&SystemRow| {
+        scope.sees_units(r.owner_span, r.unit_span)
+            && query.matches(agency, r)
+            && query.matches_text(data.systems.get(&r.id))
     };
+    let mut found: Vec<&SystemRow> = if desc && sort == SystemSort::Name {
+        data.system_rows.iter().rev().filter(keep).collect()
+    } else {
+        data.system_rows.iter().filter(keep).collect()
+    };
+    // Stable sorts over name order: ties stay alphabetical. Missing levels and grades last.
     match sort {
-        // Stable sorts over name order: ties stay alphabetical.
-        SystemSort::Level => {
-            if desc {
-                found.sort_by_key(|e| (e.level().is_none(), std::cmp::Reverse(e.level())));
-            } else {
-                found.sort_by_key(|e| (e.level().is_none(), e.level()));
-            }
+        SystemSort::Name => {}
+        SystemSort::Created if desc => found.sort_by(|a, b| b.id.cmp(&a.id)),
+        SystemSort::Created => found.sort_by_key(|r| r.id),
+        SystemSort::Level if desc => found.sort_by_key(|r| std::cmp::Reverse(r.level)),
+        SystemSort::Level => found.sort_by_key(|r| (r.level == 0, r.level)),
+        SystemSort::Grade if desc => {
+            found.sort_by_key(|r| (r.grade == 0, std::cmp::Reverse(r.grade)))
         }
-        SystemSort::Grade => {
-            // Ascending: A to F; descending: F to A; no grade last either way.
-            if desc {
-                found.sort_by_key(|e| {
-                    let r = grade_rank(e);
-                    (r == b'Z', std::cmp::Reverse(r))
-                });
-            } else {
-                found.sort_by_key(|e| {
-                    let r = grade_rank(e);
-                    (r == b'Z', r)
-                });
-            }
-        }
-        _ => {}
+        SystemSort::Grade => found.sort_by_key(|r| (r.grade == 0, r.grade)),
     }
     let total = found.len();
     let items = found
         .into_iter()
         .skip(query.page.offset)
         .take(query.page.limit)
+        .filter_map(|r| data.systems.get(&r.id))
         .map(|e| {
             let item = SystemItem {
                 system: &e.system,
@@ -612,121 +571,117 @@ fn dossiers_page(
 ) -> (usize, Vec<serde_json::Value>) {
     let agency = agency_filter(data, query.agency);
     // Working days late, by due date: for a running deadline of a dossier with the authority
-    // it depends on the due date alone, and dossiers share a few hundred due dates.
-    let late_by_due: RefCell<HashMap<jiff::civil::Date, Option<i64>>> =
-        RefCell::new(HashMap::new());
-    let overdue = |d: &DossierEntry| -> Option<i64> {
-        let dl = d.deadline.as_ref()?;
-        if !d.state.is_with_authority() || dl.paused_since.is_some() || dl.due >= today {
+    // it depends on the due date alone (and today), and dossiers share a few hundred due
+    // dates: computed once per due date and day, kept for the next requests.
+    let late_by_due = RefCell::new(LateCache::take(pack, today));
+    let overdue = |r: &DossierRow| -> Option<i64> {
+        let due = r.due?;
+        if !r.state.is_with_authority() || r.paused || due >= today {
             return None;
         }
-        *late_by_due
-            .borrow_mut()
-            .entry(dl.due)
-            .or_insert_with(|| overdue_at(d.state, Some(dl), today, &pack.calendar))
+        *late_by_due.borrow_mut().days.entry(due).or_insert_with(|| {
+            let deadline = crate::model::Deadline {
+                stage: crate::model::DeadlineStage::Appraisal,
+                count: canhgac_policies::pack::workflow::DayCount::WorkingDays,
+                due,
+                paused_since: None,
+                days_left: None,
+            };
+            overdue_at(r.state, Some(&deadline), today, &pack.calendar)
+        })
     };
-    let keep = |d: &&DossierEntry| -> bool {
-        if !d.system_known || !scope.sees_units(d.owner_span, d.unit_span) {
+    // Filters that need the whole entry: a letter with its date, text.
+    let needs_entry = query.q.is_some() || matches!(query.letter, Some((_, _, Some(_))));
+    let keep = |r: &&DossierRow| -> bool {
+        if !r.system_known || !scope.sees_units(r.owner_span, r.unit_span) {
             return false;
         }
         if let Some(filter) = agency {
             match filter {
-                Some(span) if within(d.owner_span, span) || within(d.unit_span, span) => {}
+                Some(span) if within(r.owner_span, span) || within(r.unit_span, span) => {}
                 _ => return false,
             }
         }
         if let Some(s) = query.system
-            && d.system != s
+            && r.system != s
         {
             return false;
         }
         if let Some(states) = &query.state
-            && !states.contains(&d.state)
+            && !states.contains(&r.state)
         {
             return false;
         }
         if let Some(ls) = &query.level
-            && !ls.contains(&d.proposed_level)
-        {
-            return false;
-        }
-        if let Some((n, sym, Some(date))) = &query.letter
-            && !d
-                .letters
-                .iter()
-                .any(|(k, on)| k.0 == *n && k.1 == *sym && *on == Some(*date))
-        {
-            return false;
-        }
-        if let Some(q) = &query.q
-            && !d.search.contains(q.as_str())
-            && !data
-                .systems
-                .get(&d.system)
-                .is_some_and(|s| s.search.contains(q.as_str()))
+            && !ls.iter().any(|l| l.get() == r.level)
         {
             return false;
         }
         if let Some(want) = query.overdue
-            && overdue(d).is_some() != want
+            && overdue(r).is_some() != want
         {
             return false;
+        }
+        if needs_entry {
+            let Some(d) = data.dossiers.get(&r.id) else {
+                return false;
+            };
+            if let Some((n, sym, Some(date))) = &query.letter
+                && !d
+                    .letters
+                    .iter()
+                    .any(|(k, on)| k.0 == *n && k.1 == *sym && *on == Some(*date))
+            {
+                return false;
+            }
+            if let Some(q) = &query.q
+                && !d.search.contains(q.as_str())
+                && !data
+                    .systems
+                    .get(&d.system)
+                    .is_some_and(|s| s.search.contains(q.as_str()))
+            {
+                return false;
+            }
         }
         true
     };
     let (sort, desc) = query.sort.unwrap_or((DossierSort::Created, true));
-    let mut found: Vec<&DossierEntry> = match &query.letter {
+    let mut found: Vec<&DossierRow> = match &query.letter {
+        // The few dossiers that mention the letter, in id order.
         Some((n, s, _)) => data
             .letters
             .get(&(*n, s.clone()))
             .into_iter()
             .flatten()
-            .filter_map(|id| data.dossiers.get(id))
+            .filter_map(|id| {
+                data.dossier_rows
+                    .binary_search_by(|r| r.id.cmp(id))
+                    .ok()
+                    .map(|pos| &data.dossier_rows[pos])
+            })
             .filter(keep)
             .collect(),
-        None => {
-            let iter = data.dossiers.values();
-            if desc && sort == DossierSort::Created {
-                iter.rev().filter(keep).collect()
-            } else {
-                iter.filter(keep).collect()
-            }
-        }
+        None => data.dossier_rows.iter().filter(keep).collect(),
     };
     match sort {
-        DossierSort::Created => {
-            if query.letter.is_some() && desc {
-                found.reverse();
-            }
+        DossierSort::Created if desc => found.reverse(),
+        DossierSort::Created => {}
+        DossierSort::Updated if desc => found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at)),
+        DossierSort::Updated => found.sort_by_key(|r| r.updated_at),
+        // Dossiers without a deadline last either way.
+        DossierSort::Due if desc => {
+            found.sort_by_key(|r| (r.due.is_none(), std::cmp::Reverse(r.due)))
         }
-        DossierSort::Updated => {
-            if desc {
-                found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
-            } else {
-                found.sort_by_key(|d| d.updated_at);
-            }
-        }
-        DossierSort::Due => {
-            // Dossiers without a deadline last either way.
-            found.sort_by(|a, b| {
-                let da = a.deadline.as_ref().map(|d| d.due);
-                let db = b.deadline.as_ref().map(|d| d.due);
-                match (da, db) {
-                    (Some(x), Some(y)) if desc => y.cmp(&x),
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                }
-            });
-        }
+        DossierSort::Due => found.sort_by_key(|r| (r.due.is_none(), r.due)),
     }
     let total = found.len();
     let items = found
         .into_iter()
         .skip(query.page.offset)
         .take(query.page.limit)
-        .map(|d| {
+        .filter_map(|r| data.dossiers.get(&r.id).map(|d| (r, d)))
+        .map(|(r, d)| {
             let item = DossierItem {
                 dossier: d,
                 state_vi: d.state.label_vi(),
@@ -734,12 +689,42 @@ fn dossiers_page(
                     .systems
                     .get(&d.system)
                     .map_or("", |s| s.system.name.as_str()),
-                overdue_days: overdue(d),
+                overdue_days: overdue(r),
             };
             serde_json::to_value(item).expect("dossiers serialise")
         })
         .collect();
+    late_by_due.into_inner().give_back();
     (total, items)
+}
+
+/// Working days late per due date, for one day and one pack (see `dossiers_page`).
+struct LateCache {
+    pack: usize,
+    today: jiff::civil::Date,
+    days: HashMap<jiff::civil::Date, Option<i64>>,
+}
+
+static LATE: std::sync::Mutex<Option<LateCache>> = std::sync::Mutex::new(None);
+
+impl LateCache {
+    /// The cache kept by the last request, if it is for this pack and day; else a new one.
+    fn take(pack: &canhgac_policies::pack::Pack, today: jiff::civil::Date) -> LateCache {
+        let key = std::ptr::from_ref(pack) as usize;
+        let kept = LATE.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match kept {
+            Some(c) if c.pack == key && c.today == today => c,
+            _ => LateCache {
+                pack: key,
+                today,
+                days: HashMap::new(),
+            },
+        }
+    }
+
+    fn give_back(self) {
+        *LATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(self);
+    }
 }
 
 /// `GET /api/v1/dossiers` (people, within scope). Filters: `state` (comma list of state ids),

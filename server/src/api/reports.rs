@@ -46,7 +46,6 @@ pub async fn ingest(
     }
     let target = target_key(&report);
     let id = report.id.clone();
-    let pack = state.pack.clone();
     let to_evaluate = report.clone();
     let raw = serde_json::to_vec(&report).map_err(|e| ApiError::invalid(e.to_string()))?;
     let store = state.store.clone();
@@ -98,23 +97,7 @@ pub async fn ingest(
             .metrics
             .reports_ingested
             .fetch_add(1, Ordering::Relaxed);
-        let store = state.store.clone();
-        let index = state.index.clone();
-        let evaluated = tokio::task::spawn_blocking(move || {
-            // Only the systems of this host, from the read index (crate::index).
-            let candidates = index
-                .read(store.as_ref())?
-                .systems_for_host(&to_evaluate.target.host);
-            crate::compliance::record_for(
-                store.as_ref(),
-                &pack,
-                &to_evaluate,
-                crate::clock::now(),
-                &candidates,
-            )
-        })
-        .await
-        .map_err(|_| ApiError::invalid("evaluation task failed"))??;
+        let evaluated = evaluate(&state, to_evaluate).await?;
         // Retention: the report is stored whatever happens here; a failure is logged and the
         // background pass tries again.
         let store = state.store.clone();
@@ -143,6 +126,10 @@ pub async fn ingest(
             .metrics
             .reports_duplicate
             .fetch_add(1, Ordering::Relaxed);
+        // The evaluation is a second write after the report's batch: if the server stopped in
+        // between, the agent's resend completes it (recording an evaluation is idempotent and
+        // never replaces a newer one).
+        evaluate(&state, to_evaluate).await?;
         Ok((
             StatusCode::OK,
             Json(json!({"status": "duplicate", "id": report.id})),
@@ -317,4 +304,28 @@ pub async fn history(
     answer
         .map(Json)
         .ok_or_else(|| ApiError::not_found("target"))
+}
+
+/// Evaluates `report` for the systems of its host (from the read index) and records each
+/// system's compliance; answers the ids of the systems evaluated.
+async fn evaluate(state: &AppState, report: ScanReport) -> Result<Vec<String>, ApiError> {
+    let store = state.store.clone();
+    let index = state.index.clone();
+    let pack = state.pack.clone();
+    tokio::task::spawn_blocking(move || {
+        // Only the systems of this host, from the read index (crate::index).
+        let candidates = index
+            .read(store.as_ref())?
+            .systems_for_host(&report.target.host);
+        crate::compliance::record_for(
+            store.as_ref(),
+            &pack,
+            &report,
+            crate::clock::now(),
+            &candidates,
+        )
+    })
+    .await
+    .map_err(|_| ApiError::invalid("evaluation task failed"))?
+    .map_err(ApiError::from)
 }
