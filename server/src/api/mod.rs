@@ -51,6 +51,29 @@ pub struct Metrics {
     pub reports_ingested: AtomicU64,
     /// Duplicate uploads recognised.
     pub reports_duplicate: AtomicU64,
+    /// When each agent account last uploaded a report (since this process started).
+    pub agents_seen: std::sync::Mutex<std::collections::HashMap<String, jiff::Timestamp>>,
+}
+
+impl Metrics {
+    /// Notes an upload by `agent` at `now`.
+    pub fn agent_seen(&self, agent: &str, now: jiff::Timestamp) {
+        if let Ok(mut seen) = self.agents_seen.lock() {
+            seen.insert(agent.to_string(), now);
+        }
+    }
+
+    /// Agents that uploaded within `window` before `now`.
+    pub fn agents_seen_within(&self, now: jiff::Timestamp, window: jiff::SignedDuration) -> usize {
+        self.agents_seen
+            .lock()
+            .map(|seen| {
+                seen.values()
+                    .filter(|t| now.duration_since(**t) <= window)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
 }
 
 /// What every handler can reach.
@@ -201,6 +224,35 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
         "canhgac_reports_duplicate_total {}\n",
         m.reports_duplicate.load(Ordering::Relaxed)
     ));
+    let now = crate::clock::now();
+    out.push_str("# HELP canhgac_agents_seen Agent accounts that uploaded a report (since start; window: 1 hour, 1 day).\n# TYPE canhgac_agents_seen gauge\n");
+    for (window, hours) in [("1h", 1), ("24h", 24)] {
+        out.push_str(&format!(
+            "canhgac_agents_seen{{window=\"{window}\"}} {}\n",
+            m.agents_seen_within(now, jiff::SignedDuration::from_hours(hours))
+        ));
+    }
+    let store = state.store.clone();
+    let index = state.index.clone();
+    let by_state = tokio::task::spawn_blocking(move || {
+        let data = index.read(store.as_ref())?;
+        let mut counts = [0u64; crate::model::DossierState::ALL.len()];
+        for d in data.dossiers.values() {
+            if let Some(i) = crate::model::DossierState::ALL
+                .iter()
+                .position(|s| *s == d.state)
+            {
+                counts[i] += 1;
+            }
+        }
+        Ok::<_, crate::store::StoreError>(counts)
+    })
+    .await
+    .map_err(|_| ApiError::invalid("metrics task failed"))??;
+    out.push_str("# HELP canhgac_dossiers Dossiers by workflow state.\n# TYPE canhgac_dossiers gauge\n");
+    for (st, n) in crate::model::DossierState::ALL.iter().zip(by_state) {
+        out.push_str(&format!("canhgac_dossiers{{state=\"{}\"}} {n}\n", st.id()));
+    }
     out.push_str("# HELP canhgac_store_size_bytes Size of the store on disk.\n# TYPE canhgac_store_size_bytes gauge\n");
     out.push_str(&format!("canhgac_store_size_bytes {}\n", stats.size_bytes));
     out.push_str(

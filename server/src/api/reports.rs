@@ -34,6 +34,11 @@ pub async fn ingest(
     body: Result<Json<ScanReport>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require(&[Role::Agent, Role::Administrator])?;
+    if principal.account.role == Role::Agent {
+        state
+            .metrics
+            .agent_seen(&principal.account.login, crate::clock::now());
+    }
     let Json(report) = body?;
     if report.schema_version != SCHEMA_VERSION {
         return Err(ApiError::invalid(format!(

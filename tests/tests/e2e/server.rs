@@ -113,6 +113,14 @@ fn accounts_tokens_ingestion_roles_and_durability() {
             metrics.contains("canhgac_reports_duplicate_total 1"),
             "{metrics}"
         );
+        assert!(
+            metrics.contains("canhgac_agents_seen{window=\"1h\"} 1"),
+            "one agent account uploaded: {metrics}"
+        );
+        assert!(
+            metrics.contains("canhgac_dossiers{state=\"draft\"} 0"),
+            "{metrics}"
+        );
         let health: Value = c
             .get(format!("{base}/healthz"))
             .send()
@@ -276,6 +284,10 @@ fn a_dossier_goes_from_draft_to_approval_with_scoping_and_an_audit_trail() {
         // Unknown fields and invalid values are refused, never half-written.
         let (s, _) = act(approver.clone(), serde_json::json!({"action": "assign", "assignee": null, "extra": 1})).await;
         assert_eq!(s, 422);
+        // The metrics count dossiers by state from the same data.
+        let metrics = client().get(format!("{}/metrics", running.base)).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("canhgac_dossiers{state=\"approved\"} 1"), "{metrics}");
+        assert!(metrics.contains("canhgac_dossiers{state=\"draft\"} 0"), "{metrics}");
     });
 
     // The weekly figures, from the store, as JSON and as the paragraph for the weekly letter.
