@@ -19,7 +19,6 @@ const PEOPLE: Roles = &[
     "viewer",
     "agency_officer",
 ];
-const STAFF: Roles = &["administrator", "appraiser", "approver", "viewer"];
 const ADMIN: Roles = &["administrator"];
 
 /// A request body: a media type and its schema.
@@ -121,8 +120,14 @@ const OPS: &[Op] = &[
         ok: (200, "application/json", any_object),
         query: &[
             ("limit", "At most this many reports (1-500, default 50)."),
-            ("before", "Only reports with an id before this one (next_before of the previous page)."),
-            ("level", "The level grades are shown at (default: the target's systems' highest level, else 3)."),
+            (
+                "before",
+                "Only reports with an id before this one (next_before of the previous page).",
+            ),
+            (
+                "level",
+                "The level grades are shown at (default: the target's systems' highest level, else 3).",
+            ),
         ],
     },
     Op {
@@ -148,7 +153,10 @@ const OPS: &[Op] = &[
         roles: PEOPLE,
         body: Body::None,
         ok: (200, "application/json", any_list),
-        query: &[("include_merged", "true: also agencies merged away (hidden by default).")],
+        query: &[(
+            "include_merged",
+            "true: also agencies merged away (hidden by default).",
+        )],
     },
     Op {
         method: "patch",
@@ -277,7 +285,10 @@ const OPS: &[Op] = &[
         roles: ANYONE,
         body: Body::None,
         ok: (200, "application/json", any_list),
-        query: &[("login", "Only this account's tokens (administrators, or oneself).")],
+        query: &[(
+            "login",
+            "Only this account's tokens (administrators, or oneself).",
+        )],
     },
     Op {
         method: "delete",
@@ -318,6 +329,71 @@ const OPS: &[Op] = &[
         }),
         ok: (201, "application/json", || schema("System")),
         query: &[],
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/systems",
+        tag: "inventory",
+        summary: "Systems the caller sees, filtered, sorted and paged: {items, total, offset, limit, next_offset}.",
+        roles: PEOPLE,
+        body: Body::None,
+        ok: (200, "application/json", || schema("Page")),
+        query: &[
+            (
+                "agency",
+                "An agency id: its systems and those of its sub-agencies (owner or operating unit).",
+            ),
+            (
+                "level",
+                "Level(s), comma-separated: the approved level, else the proposed one.",
+            ),
+            ("proposed_level", "Proposed level(s), comma-separated."),
+            ("approved_level", "Approved level(s), comma-separated."),
+            ("dossier_state", "The latest dossier's state(s), or none."),
+            ("grade", "Compliance grade(s) A-F, or none."),
+            ("status", "in_use or retired."),
+            (
+                "needs_redetermination",
+                "true: systems flagged as needing a new dossier.",
+            ),
+            (
+                "q",
+                "Text in the name, URLs or decision, with or without diacritics.",
+            ),
+            (
+                "sort",
+                "name, created, level or grade; prefix - for descending.",
+            ),
+            ("limit", "Items per page (default 50, at most 500)."),
+            ("offset", "Items to skip."),
+        ],
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/dossiers",
+        tag: "dossiers",
+        summary: "Dossiers the caller sees, filtered, sorted and paged; letter=2559/SCT-VP finds a dossier by its letter.",
+        roles: PEOPLE,
+        body: Body::None,
+        ok: (200, "application/json", || schema("Page")),
+        query: &[
+            (
+                "state",
+                "State(s), comma-separated (draft, submitted, under_appraisal, needs_supplement, resubmitted, appraised, approved, rejected, withdrawn).",
+            ),
+            ("agency", "An agency id, with its sub-agencies."),
+            ("system", "A system id."),
+            ("level", "Proposed level(s), comma-separated."),
+            ("overdue", "true or false."),
+            (
+                "letter",
+                "A letter reference: number/symbol, e.g. 2559/SCT-VP.",
+            ),
+            ("q", "Text in the letters, with or without diacritics."),
+            ("sort", "created, updated or due; prefix - for descending."),
+            ("limit", "Items per page (default 50, at most 500)."),
+            ("offset", "Items to skip."),
+        ],
     },
     Op {
         method: "get",
@@ -465,8 +541,14 @@ const OPS: &[Op] = &[
         body: Body::Raw("text/csv"),
         ok: (200, "application/json", any_object),
         query: &[
-            ("agency", "The owner agency of rows without an owner column: id, short code or name (officers: default their own)."),
-            ("skip_bad_rows", "true: import the good rows and report the bad ones."),
+            (
+                "agency",
+                "The owner agency of rows without an owner column: id, short code or name (officers: default their own).",
+            ),
+            (
+                "skip_bad_rows",
+                "true: import the good rows and report the bad ones.",
+            ),
             ("dry_run", "true: check and count, write nothing."),
         ],
     },
@@ -480,12 +562,21 @@ const OPS: &[Op] = &[
         ok: (200, "text/csv", binary),
         query: &[
             ("format", "csv (default) or xlsx."),
-            ("agency", "An agency (id, short code or name) and its sub-agencies."),
+            (
+                "agency",
+                "An agency (id, short code or name) and its sub-agencies.",
+            ),
             ("level", "Level in force, comma list of 1-5."),
             ("proposed_level", "Proposed level, comma list."),
             ("approved_level", "Approved level, comma list."),
-            ("dossier_state", "State of the latest dossier, comma list, none for no dossier."),
-            ("grade", "Compliance grade A-F, comma list, none for never evaluated."),
+            (
+                "dossier_state",
+                "State of the latest dossier, comma list, none for no dossier.",
+            ),
+            (
+                "grade",
+                "Compliance grade A-F, comma list, none for never evaluated.",
+            ),
             ("status", "in_use or retired."),
             ("needs_redetermination", "true or false."),
             ("q", "Words of the name or URL."),
@@ -500,7 +591,10 @@ const OPS: &[Op] = &[
         body: Body::None,
         ok: (200, "application/json", any_object),
         query: &[
-            ("week_end", "The last day of the week: yyyy-mm-dd or dd/mm/yyyy (default: today in Vietnam)."),
+            (
+                "week_end",
+                "The last day of the week: yyyy-mm-dd or dd/mm/yyyy (default: today in Vietnam).",
+            ),
             ("format", "json (default), text or xlsx."),
         ],
     },
@@ -518,6 +612,10 @@ fn components() -> Value {
             "Role": {"type": "string", "enum": ["administrator", "appraiser", "approver", "agency_officer", "viewer", "agent"]},
             "ScanReport": {"type": "object", "required": ["schema_version", "id", "target"],
                 "description": "A scan report, schema_version 1: see docs/report-schema.md."},
+            "Page": {"type": "object", "required": ["items", "total", "offset", "limit"], "properties": {
+                "items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"},
+                "offset": {"type": "integer"}, "limit": {"type": "integer"},
+                "next_offset": {"type": ["integer", "null"]}}},
             "Agency": {"type": "object", "required": ["id", "name", "short_code"]},
             "System": {"type": "object", "required": ["id", "name", "owner_agency", "operating_unit"]},
             "Dossier": {"type": "object", "required": ["id", "system", "state"]},

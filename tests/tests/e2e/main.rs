@@ -1,4 +1,5 @@
-//! End-to-end tests: the real `canhgac-agent` binary against real peers on 127.0.0.1.
+//! End-to-end tests: the real `canhgac-agent` and `canhgac-server` binaries against real peers
+//! on 127.0.0.1.
 //!
 //! One test binary; its modules say where new tests go:
 //! - `agent`: running the binary and reading its JSON Lines;
@@ -11,6 +12,7 @@
 //! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers;
 //! - `policy`: every Decree 85 rule passing on a good site and failing on bad ones;
 //! - `server`: the real `canhgac-server`: accounts, tokens, ingestion, durability;
+//! - `server_api`: the OpenAPI document against the real routes;
 //! - `server_cli`: subcommands through a running server (control channel) and directly;
 //! - `server_documents`: dossier documents uploaded and downloaded as files;
 //! - `server_durability`: concurrent writes, `kill -9` at random moments, restarts;
@@ -31,6 +33,7 @@ mod hostile;
 mod http;
 mod policy;
 mod server;
+mod server_api;
 mod server_cli;
 mod server_documents;
 mod server_durability;
