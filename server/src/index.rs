@@ -240,8 +240,8 @@ impl Agencies {
                 let kids = children.get(id).map(Vec::as_slice).unwrap_or(&[]);
                 if let Some(&child) = kids.get(*next) {
                     *next += 1;
-                    if !spans.contains_key(&child) {
-                        spans.insert(child, (clock, 0));
+                    if let std::collections::hash_map::Entry::Vacant(e) = spans.entry(child) {
+                        e.insert((clock, 0));
                         clock += 1;
                         stack.push((child, 0));
                     }
@@ -781,7 +781,8 @@ impl Index {
     }
 
     /// Reads the index (rebuilding it first if a refresh failed earlier). Hold the guard
-    /// briefly: writers wait for it.
+    /// briefly: writers wait for it. Never write through the [`IndexedStore`] while holding
+    /// it: the write's refresh would wait for the guard forever.
     pub fn read(&self, store: &dyn Store) -> Result<RwLockReadGuard<'_, IndexData>, StoreError> {
         if self.stale.load(Ordering::Acquire) {
             self.rebuild(store)?;

@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::header;
@@ -392,7 +393,7 @@ fn systems_page(
     // Stable sorts over name order: ties stay alphabetical. Missing levels and grades last.
     match sort {
         SystemSort::Name => {}
-        SystemSort::Created if desc => found.sort_by(|a, b| b.id.cmp(&a.id)),
+        SystemSort::Created if desc => found.sort_by_key(|r| std::cmp::Reverse(r.id)),
         SystemSort::Created => found.sort_by_key(|r| r.id),
         SystemSort::Level if desc => found.sort_by_key(|r| std::cmp::Reverse(r.level)),
         SystemSort::Level => found.sort_by_key(|r| (r.level == 0, r.level)),
@@ -579,7 +580,7 @@ fn dossiers_page(
         if !r.state.is_with_authority() || r.paused || due >= today {
             return None;
         }
-        *late_by_due.borrow_mut().days.entry(due).or_insert_with(|| {
+        late_by_due.borrow_mut().get(due, || {
             let deadline = crate::model::Deadline {
                 stage: crate::model::DeadlineStage::Appraisal,
                 count: canhgac_policies::pack::workflow::DayCount::WorkingDays,
@@ -667,7 +668,7 @@ fn dossiers_page(
     match sort {
         DossierSort::Created if desc => found.reverse(),
         DossierSort::Created => {}
-        DossierSort::Updated if desc => found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at)),
+        DossierSort::Updated if desc => found.sort_by_key(|r| std::cmp::Reverse(r.updated_at)),
         DossierSort::Updated => found.sort_by_key(|r| r.updated_at),
         // Dossiers without a deadline last either way.
         DossierSort::Due if desc => {
@@ -698,32 +699,62 @@ fn dossiers_page(
     (total, items)
 }
 
-/// Working days late per due date, for one day and one pack (see `dossiers_page`).
+/// Working days late per due date, for one day and one pack (see `dossiers_page`): shared by
+/// every request of the day, so each due date is computed once.
 struct LateCache {
     pack: usize,
     today: jiff::civil::Date,
+    /// What earlier requests computed.
+    shared: Arc<HashMap<jiff::civil::Date, Option<i64>>>,
+    /// What this request computed.
     days: HashMap<jiff::civil::Date, Option<i64>>,
 }
 
-static LATE: std::sync::Mutex<Option<LateCache>> = std::sync::Mutex::new(None);
+type SharedLate = (
+    usize,
+    jiff::civil::Date,
+    Arc<HashMap<jiff::civil::Date, Option<i64>>>,
+);
+
+static LATE: std::sync::Mutex<Option<SharedLate>> = std::sync::Mutex::new(None);
 
 impl LateCache {
-    /// The cache kept by the last request, if it is for this pack and day; else a new one.
+    /// The days computed so far for this pack and day.
     fn take(pack: &canhgac_policies::pack::Pack, today: jiff::civil::Date) -> LateCache {
         let key = std::ptr::from_ref(pack) as usize;
-        let kept = LATE.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match kept {
-            Some(c) if c.pack == key && c.today == today => c,
-            _ => LateCache {
-                pack: key,
-                today,
-                days: HashMap::new(),
-            },
+        let kept = LATE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let shared = match kept {
+            Some((p, t, map)) if p == key && t == today => map,
+            _ => Arc::new(HashMap::new()),
+        };
+        LateCache {
+            pack: key,
+            today,
+            shared,
+            days: HashMap::new(),
         }
     }
 
+    /// Days late for `due`, computing it with `f` the first time.
+    fn get(&mut self, due: jiff::civil::Date, f: impl FnOnce() -> Option<i64>) -> Option<i64> {
+        if let Some(v) = self.shared.get(&due) {
+            return *v;
+        }
+        *self.days.entry(due).or_insert_with(f)
+    }
+
+    /// Shares what this request computed with the next ones.
     fn give_back(self) {
-        *LATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(self);
+        if self.days.is_empty() {
+            return;
+        }
+        let mut guard = LATE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut merged: HashMap<jiff::civil::Date, Option<i64>> = match guard.as_ref() {
+            Some((p, t, map)) if *p == self.pack && *t == self.today => (**map).clone(),
+            _ => HashMap::new(),
+        };
+        merged.extend(self.days);
+        *guard = Some((self.pack, self.today, Arc::new(merged)));
     }
 }
 
