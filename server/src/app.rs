@@ -60,6 +60,8 @@ pub async fn launch(
             .map_err(std::io::Error::other)?
     };
     let index = Arc::new(index);
+    // Concurrent writers share durable commits (crate::store::group), then the index follows.
+    let store: Arc<dyn Store> = Arc::new(crate::store::group::GroupCommit::new(store));
     let store: Arc<dyn Store> = Arc::new(crate::index::IndexedStore::new(store, index.clone()));
     let state = AppState {
         index,

@@ -80,6 +80,7 @@ pub fn record(
 /// [`record`] among `systems`: any set that includes every system whose addresses name the
 /// report's target (the server passes the read index's systems for the host,
 /// `crate::index::IndexData::systems_for_host`, so that ingestion reads no other system).
+/// One batch, guarded against a concurrent writer of the same summaries.
 pub fn record_for(
     store: &dyn Store,
     pack: &Pack,
@@ -87,7 +88,54 @@ pub fn record_for(
     now: Timestamp,
     systems: &[System],
 ) -> Result<Vec<String>, StoreError> {
-    let mut done = Vec::new();
+    let mut last = None;
+    for _ in 0..8 {
+        let plan = plan_for(store, pack, report, now, systems)?;
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let done = plan.iter().map(|p| p.key.clone()).collect();
+        match store.apply(plan.into_iter().fold(Batch::new(), |b, p| p.add_to(b))) {
+            Ok(()) => return Ok(done),
+            Err(StoreError::Conflict(c)) => last = Some(c),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(last.unwrap_or_default()))
+}
+
+/// One system's new summary, with the stored value it replaces (the write's guard).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The system id (the `Compliance` key).
+    pub key: String,
+    /// The summary stored now, if any: the batch requires it unchanged.
+    pub previous: Option<Vec<u8>>,
+    /// The new summary, as stored.
+    pub value: Vec<u8>,
+}
+
+impl Planned {
+    /// Adds the guard and the write to `batch`.
+    pub fn add_to(self, batch: Batch) -> Batch {
+        let batch = match self.previous {
+            Some(p) => batch.if_equals(Table::Compliance, self.key.as_bytes(), p),
+            None => batch.if_absent(Table::Compliance, self.key.as_bytes()),
+        };
+        batch.put(Table::Compliance, self.key, self.value)
+    }
+}
+
+/// The summaries `report` would write (see [`record_for`]), without writing them, so that the
+/// caller can commit them in the same batch as the report itself.
+pub fn plan_for(
+    store: &dyn Store,
+    pack: &Pack,
+    report: &ScanReport,
+    now: Timestamp,
+    systems: &[System],
+) -> Result<Vec<Planned>, StoreError> {
+    let mut out = Vec::new();
     for system in systems.iter().filter(|s| {
         s.status != SystemStatus::Retired && serves(s, &report.target.host, report.target.port)
     }) {
@@ -100,7 +148,11 @@ pub fn record_for(
             continue;
         };
         let key = system.id.to_string();
-        let previous: Option<Compliance> = repo::get(store, Table::Compliance, &key)?;
+        let raw = store.get(Table::Compliance, key.as_bytes())?;
+        let previous: Option<Compliance> = match &raw {
+            Some(bytes) => serde_json::from_slice(bytes).ok(),
+            None => None,
+        };
         if previous
             .as_ref()
             .is_some_and(|p| p.report.as_str() > report.id.as_str())
@@ -115,10 +167,13 @@ pub fn record_for(
             evaluated_at: now,
             evaluation: evaluate(pack, report, level.get()),
         };
-        store.apply(Batch::new().put(Table::Compliance, key.clone(), repo::json(&summary)))?;
-        done.push(key);
+        out.push(Planned {
+            key,
+            previous: raw,
+            value: repo::json(&summary),
+        });
     }
-    Ok(done)
+    Ok(out)
 }
 
 /// Splits a target key `host:port` (`[v6]:port` too); the port defaults to 443.

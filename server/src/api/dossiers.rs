@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::inventory::{sees_system, tree, visible_system};
+use super::inventory::{sees_system, visible_system};
 use super::{ApiError, AppState, PEOPLE, Principal, blocking};
 use crate::model::{Dossier, DossierId, Level, System};
 use crate::repo;
@@ -88,7 +88,7 @@ pub(super) async fn visible_dossier(
     state: &AppState,
     principal: &Principal,
     id: &str,
-) -> Result<(Dossier, System, crate::model::AgencyTree), ApiError> {
+) -> Result<(Dossier, System, std::sync::Arc<crate::model::AgencyTree>), ApiError> {
     let store = state.store.clone();
     let key = id.to_string();
     let found = blocking(move || {
@@ -102,8 +102,8 @@ pub(super) async fn visible_dossier(
     let Some((dossier, system)) = found else {
         return Err(ApiError::not_found("dossier"));
     };
-    let store = state.store.clone();
-    let tree = blocking(move || tree(store.as_ref())).await?;
+    let (store, index) = (state.store.clone(), state.index.clone());
+    let tree = blocking(move || super::inventory::indexed_tree(store.as_ref(), &index)).await?;
     if !sees_system(principal, &tree, &system) {
         return Err(ApiError::not_found("dossier"));
     }

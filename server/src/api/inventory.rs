@@ -23,7 +23,16 @@ use crate::model::{
 use crate::repo;
 use crate::store::{Batch, Store, StoreError, Table};
 
-/// Every agency, as a tree.
+/// The agency tree as the read index holds it (shared, nothing decoded): what request handlers
+/// use. Call it off the async threads (it may rebuild a stale index).
+pub fn indexed_tree(
+    store: &dyn Store,
+    index: &crate::index::Index,
+) -> Result<std::sync::Arc<AgencyTree>, StoreError> {
+    Ok(index.read(store)?.agencies.tree())
+}
+
+/// Every agency, as a tree, decoded from the store.
 pub fn tree(store: &dyn Store) -> Result<AgencyTree, StoreError> {
     let agencies: Vec<Agency> = repo::list(store, Table::Agencies, "", usize::MAX)?;
     Ok(AgencyTree::new(&agencies))
@@ -134,8 +143,8 @@ pub async fn list_agencies(
 ) -> Result<Json<Vec<Agency>>, ApiError> {
     principal.require(PEOPLE)?;
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let store = state.store.clone();
-    let tree = blocking(move || tree(store.as_ref())).await?;
+    let (store, index) = (state.store.clone(), state.index.clone());
+    let tree = blocking(move || indexed_tree(store.as_ref(), &index)).await?;
     let mut out: Vec<Agency> = Vec::new();
     let store = state.store.clone();
     let all: Vec<Agency> =
@@ -278,13 +287,13 @@ pub async fn visible_system(
     state: &AppState,
     principal: &Principal,
     id: &str,
-) -> Result<(System, AgencyTree), ApiError> {
-    let store = state.store.clone();
+) -> Result<(System, std::sync::Arc<AgencyTree>), ApiError> {
+    let (store, index) = (state.store.clone(), state.index.clone());
     let id = id.to_string();
     let (system, tree) = blocking(move || {
         Ok::<_, StoreError>((
             repo::get::<System>(store.as_ref(), Table::Systems, &id)?,
-            tree(store.as_ref())?,
+            indexed_tree(store.as_ref(), &index)?,
         ))
     })
     .await?;
@@ -519,10 +528,10 @@ async fn visible_agency(
     state: &AppState,
     principal: &Principal,
     id: &str,
-) -> Result<(Agency, AgencyTree), ApiError> {
+) -> Result<(Agency, std::sync::Arc<AgencyTree>), ApiError> {
     let id: AgencyId = id.parse().map_err(|_| ApiError::not_found("agency"))?;
-    let store = state.store.clone();
-    let tree = blocking(move || tree(store.as_ref())).await?;
+    let (store, index) = (state.store.clone(), state.index.clone());
+    let tree = blocking(move || indexed_tree(store.as_ref(), &index)).await?;
     match tree.get(id) {
         Some(a) if sees(principal, &tree, id) => Ok((a.clone(), tree)),
         _ => Err(ApiError::not_found("agency")),

@@ -15,6 +15,7 @@
 use std::path::Path;
 
 pub mod conformance;
+pub mod group;
 pub mod memory;
 pub mod redb;
 #[cfg(feature = "sled")]
@@ -83,11 +84,15 @@ pub enum Table {
     ReportOutcomes,
     /// Inventory audit records (merges, edits, waivers), by `subject / event id`.
     InventoryEvents,
+    /// Enrolled agents (`crate::agents`), by their account's login.
+    Agents,
+    /// One-time agent enrollment tokens, by the SHA-256 of the secret.
+    Enrollments,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 18] = [
         Table::Meta,
         Table::Agencies,
         Table::Systems,
@@ -104,6 +109,8 @@ impl Table {
         Table::Waivers,
         Table::ReportOutcomes,
         Table::InventoryEvents,
+        Table::Agents,
+        Table::Enrollments,
     ];
 
     /// The table's stable name (used as the table name in every backend).
@@ -125,6 +132,8 @@ impl Table {
             Table::Waivers => "waivers",
             Table::ReportOutcomes => "report_outcomes",
             Table::InventoryEvents => "inventory_events",
+            Table::Agents => "agents",
+            Table::Enrollments => "enrollments",
         }
     }
 }
@@ -236,7 +245,7 @@ impl Batch {
 }
 
 /// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A condition of the batch did not hold; nothing was written.
     #[error("conflict: {0}")]
@@ -287,6 +296,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies a batch atomically; durable when it returns `Ok`.
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// Applies several batches as if one after the other (each checks its conditions against
+    /// the state the earlier ones left, and is written entirely or not at all), answering one
+    /// result per batch. An engine may commit them together, with one durable sync for all
+    /// ([`group::GroupCommit`] feeds concurrent writers through this); the default applies
+    /// them one by one.
+    fn apply_many(&self, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
+        batches.into_iter().map(|b| self.apply(b)).collect()
+    }
 
     /// Writes a consistent copy of the whole store to `dest` (a new file or directory) while
     /// the store keeps serving.

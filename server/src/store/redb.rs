@@ -367,6 +367,81 @@ impl Store for RedbStore {
         })
     }
 
+    fn apply_many(&self, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
+        if batches.len() < 2 {
+            return batches.into_iter().map(|b| self.apply(b)).collect();
+        }
+        let n = batches.len();
+        let outcome = self.with_db(|db| {
+            let mut txn = db.begin_write().map_err(|e| self.error(e))?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| self.error(e))?;
+            let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(n);
+            {
+                let mut tables = BTreeMap::new();
+                for batch in &batches {
+                    let touched = batch
+                        .conditions
+                        .iter()
+                        .map(|c| condition_target(c).0)
+                        .chain(batch.ops.iter().map(op_table));
+                    for t in touched {
+                        if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(t) {
+                            slot.insert(txn.open_table(def(t)).map_err(|e| self.error(e))?);
+                        }
+                    }
+                }
+                'batches: for batch in &batches {
+                    // Conditions read the transaction's own writes: the earlier batches count.
+                    for condition in &batch.conditions {
+                        let (t, key) = condition_target(condition);
+                        let current = tables
+                            .get_mut(&t)
+                            .expect("opened above")
+                            .get(key)
+                            .map_err(|e| self.error(e))?;
+                        if let Err(e) =
+                            check_condition(condition, current.as_ref().map(|v| v.value()))
+                        {
+                            results.push(Err(e));
+                            continue 'batches;
+                        }
+                    }
+                    for op in &batch.ops {
+                        match op {
+                            Op::Put {
+                                table: t,
+                                key,
+                                value,
+                            } => {
+                                tables
+                                    .get_mut(t)
+                                    .expect("opened above")
+                                    .insert(key.as_slice(), value.as_slice())
+                                    .map_err(|e| self.error(e))?;
+                            }
+                            Op::Delete { table: t, key } => {
+                                tables
+                                    .get_mut(t)
+                                    .expect("opened above")
+                                    .remove(key.as_slice())
+                                    .map_err(|e| self.error(e))?;
+                            }
+                        }
+                    }
+                    results.push(Ok(()));
+                }
+            }
+            txn.commit().map_err(|e| self.error(e))?;
+            Ok(results)
+        });
+        match outcome {
+            Ok(results) => results,
+            // The transaction was not committed: no batch was written.
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
+    }
+
     fn backup(&self, dest: &Path) -> Result<(), StoreError> {
         let partial = prepare_backup(dest)?;
         let result = self.with_db(|db| {
