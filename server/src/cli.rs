@@ -71,6 +71,9 @@ enum Command {
     /// Export as spreadsheets (docs/import-export.md).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Agents on agency networks (docs/agents.md).
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// Write a consistent copy of the store.
     Backup {
         #[command(flatten)]
@@ -161,6 +164,33 @@ enum ReportCommand {
         /// Also write the report as an XLSX workbook to this file.
         #[arg(long, value_name = "FILE")]
         xlsx: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AgentCommand {
+    /// Create a one-time enrollment token for an agency's network and print it (shown once).
+    Enrollment {
+        #[command(flatten)]
+        at: Where,
+        /// The agency whose systems the agent will scan, with its sub-agencies (id, short code
+        /// or name).
+        #[arg(long)]
+        agency: String,
+        /// A label for the network, e.g. "LAN Sở Công Thương".
+        #[arg(long)]
+        network: String,
+        /// Hours until the token expires (1-168).
+        #[arg(long, default_value_t = 24)]
+        expires_in_hours: u32,
+    },
+    /// List the enrolled agents (silent ones flagged).
+    List {
+        #[command(flatten)]
+        at: Where,
+        /// Print JSON (as `GET /api/v1/agents` answers).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -594,6 +624,7 @@ pub fn run() -> Result<ExitCode> {
                 }
             }
         }
+        Command::Agent(command) => agent_command(config, command),
         Command::Backup { at, dest } => {
             let settings = settings(config, &at)?;
             if dest.exists() {
@@ -616,6 +647,110 @@ pub fn run() -> Result<ExitCode> {
                 settings.data.display(),
                 dest.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `agent enrollment` and `agent list`, on the store or through the running server.
+fn agent_command(config: Option<&Path>, command: AgentCommand) -> Result<ExitCode> {
+    use canhgac_server::agents;
+    match command {
+        AgentCommand::Enrollment {
+            at,
+            agency,
+            network,
+            expires_in_hours,
+        } => {
+            let settings = settings(config, &at)?;
+            let (token, expires_at) = match store_or_server(&settings)? {
+                Via::Store(store) => {
+                    let id = agency_flag(store.as_ref(), &agency)?;
+                    let (token, e) = agents::create_enrollment(
+                        store.as_ref(),
+                        id,
+                        &network,
+                        "cli",
+                        expires_in_hours,
+                        agents::Schedule::default(),
+                        canhgac_server::clock::now(),
+                    )?;
+                    (token, e.expires_at.to_string())
+                }
+                Via::Server(server) => {
+                    let all: Vec<canhgac_server::model::Agency> =
+                        server.get_json("/api/v1/agencies")?;
+                    let wanted = agency.trim();
+                    let found: Vec<&canhgac_server::model::Agency> = all
+                        .iter()
+                        .filter(|a| {
+                            a.id.to_string() == wanted.to_ascii_lowercase()
+                                || a.short_code.trim().eq_ignore_ascii_case(wanted)
+                                || a.name.trim() == wanted
+                        })
+                        .collect();
+                    let id = match found[..] {
+                        [one] => one.id,
+                        [] => bail!("no agency with the id, short code or name {agency:?}"),
+                        _ => bail!("several agencies match {agency:?}: use the id"),
+                    };
+                    let created: serde_json::Value = server.post_json(
+                        "/api/v1/enrollments",
+                        &serde_json::json!({"agency": id, "network": network, "expires_in_hours": expires_in_hours}),
+                    )?;
+                    (
+                        created["token"]
+                            .as_str()
+                            .context("the server's answer has no token")?
+                            .to_string(),
+                        created["expires_at"].as_str().unwrap_or("?").to_string(),
+                    )
+                }
+            };
+            eprintln!(
+                "canhgac-server: mã đăng ký dùng một lần, hết hạn lúc / one-time enrollment token, expires at {expires_at}"
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AgentCommand::List { at, json } => {
+            let settings = settings(config, &at)?;
+            let list: Vec<serde_json::Value> = match store_or_server(&settings)? {
+                Via::Store(store) => {
+                    let data = canhgac_server::index::IndexData::load(store.as_ref())?;
+                    let now = canhgac_server::clock::now();
+                    agents::list_agents(store.as_ref())?
+                        .iter()
+                        .map(|a| agents::view(a, &data, now, false))
+                        .collect()
+                }
+                Via::Server(server) => server.get_json("/api/v1/agents")?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if list.is_empty() {
+                println!("chưa có tác tử nào / no agents");
+            }
+            for a in &list {
+                let state = if a["revoked"] == true {
+                    "revoked"
+                } else if a["silent"] == true {
+                    "SILENT"
+                } else {
+                    "ok"
+                };
+                println!(
+                    "{}  {}  {}  {}  targets={}  last_seen={}  {state}",
+                    a["id"].as_str().unwrap_or("?"),
+                    a["name"].as_str().unwrap_or("?"),
+                    a["agency"].as_str().unwrap_or("?"),
+                    a["network"].as_str().unwrap_or("?"),
+                    a["targets"],
+                    a["last_seen"].as_str().unwrap_or("never"),
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,6 +5,7 @@
 //! signal, so tests bind port 0. Storage sits behind the [`store::Store`] trait.
 #![deny(missing_docs)]
 
+pub mod agents;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -3,6 +3,7 @@
 //! Every route states the roles it admits and checks them on the server; errors are JSON
 //! (`{"error": {"code", "message"}}`) with 4xx for every client mistake.
 
+mod agents;
 mod documents;
 mod dossiers;
 mod error;
@@ -334,6 +335,18 @@ pub fn router(state: AppState, max_body: usize) -> Router {
             get(inventory::get_compliance),
         )
         .route("/api/v1/systems/{id}/dossiers", post(dossiers::create))
+        .route("/api/v1/systems/{id}/scan", post(agents::scan_now))
+        .route(
+            "/api/v1/enrollments",
+            post(agents::create_enrollment).get(agents::list_enrollments),
+        )
+        .route("/api/v1/agents/enroll", post(agents::enroll))
+        .route("/api/v1/agent/checkin", post(agents::checkin))
+        .route("/api/v1/agents", get(agents::list))
+        .route(
+            "/api/v1/agents/{id}",
+            get(agents::get).patch(agents::patch).delete(agents::revoke),
+        )
         .route("/api/v1/import/inventory", post(exchange::import))
         .route("/api/v1/export/systems", get(exchange::export))
         .route("/api/v1/reports/weekly", get(exchange::weekly))

@@ -27,7 +27,8 @@ pub fn target_key(report: &ScanReport) -> String {
     format!("{}:{}", report.target.host, report.target.port)
 }
 
-/// `POST /api/v1/reports` (agent, administrator): stores a report once.
+/// `POST /api/v1/reports` (agent, administrator): stores a report once. An agent may upload
+/// only reports for its assigned targets (403 `not_assigned`, `api::agents::check_upload`).
 pub async fn ingest(
     State(state): State<AppState>,
     principal: Principal,
@@ -49,6 +50,14 @@ pub async fn ingest(
     if uuid::Uuid::parse_str(&report.id).is_err() {
         return Err(ApiError::invalid("id must be a UUID"));
     }
+    // Agents upload only for their assigned targets (docs/agents.md).
+    let enrolled = if principal.account.role == Role::Agent {
+        super::agents::check_upload(&state, &principal, &report.target.host, report.target.port)
+            .await?
+    } else {
+        false
+    };
+    let started_at = report.started_at;
     let target = target_key(&report);
     let id = report.id.clone();
     let to_evaluate = report.clone();
@@ -56,8 +65,17 @@ pub async fn ingest(
     let store = state.store.clone();
     let outcome_pack = state.pack.clone();
     let outcome_target = target.clone();
-    let stored = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
+    let noted_target = target.clone();
+    let index = state.index.clone();
+    let eval_pack = state.pack.clone();
+    let stored = tokio::task::spawn_blocking(move || -> Result<Option<Vec<String>>, StoreError> {
         let report_key = format!("{target}/{id}");
+        // The systems of this host (read index; the guard is dropped at once), evaluated in the
+        // report's own batch: one durable commit per upload.
+        let candidates = index
+            .read(store.as_ref())?
+            .systems_for_host(&to_evaluate.target.host);
+        let now = crate::clock::now();
         let value = serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null);
         let outcome = repo::json(&ReportOutcome::of(&outcome_pack, &value, &id, &target));
         // The latest report per target moves only forward (UUIDv7 ids sort by time).
@@ -73,6 +91,15 @@ pub async fn ingest(
                     report_key.as_bytes(),
                     outcome.clone(),
                 );
+            let plan = crate::compliance::plan_for(
+                store.as_ref(),
+                &eval_pack,
+                &to_evaluate,
+                now,
+                &candidates,
+            )?;
+            let evaluated: Vec<String> = plan.iter().map(|p| p.key.clone()).collect();
+            batch = plan.into_iter().fold(batch, |b, p| p.add_to(b));
             if newer {
                 batch = match &current {
                     Some(c) => batch.if_equals(Table::Latest, target.as_bytes(), c.clone()),
@@ -81,12 +108,12 @@ pub async fn ingest(
                 batch = batch.put(Table::Latest, target.as_bytes(), id.as_bytes());
             }
             match store.apply(batch) {
-                Ok(()) => return Ok(true),
+                Ok(()) => return Ok(Some(evaluated)),
                 Err(StoreError::Conflict(_)) => {
                     if store.get(Table::ReportIds, id.as_bytes())?.is_some() {
-                        return Ok(false);
+                        return Ok(None);
                     }
-                    // The latest pointer moved under us: read it again.
+                    // The latest pointer or a summary moved under us: read them again.
                 }
                 Err(e) => return Err(e),
             }
@@ -97,12 +124,15 @@ pub async fn ingest(
     })
     .await
     .map_err(|_| ApiError::invalid("ingestion task failed"))??;
-    if stored {
+    if enrolled {
+        super::agents::note_upload(&state, &principal.account.login, noted_target, started_at)
+            .await;
+    }
+    if let Some(evaluated) = stored {
         state
             .metrics
             .reports_ingested
             .fetch_add(1, Ordering::Relaxed);
-        let evaluated = evaluate(&state, to_evaluate).await?;
         // Retention: the report is stored whatever happens here; a failure is logged and the
         // background pass tries again.
         let store = state.store.clone();
@@ -131,10 +161,6 @@ pub async fn ingest(
             .metrics
             .reports_duplicate
             .fetch_add(1, Ordering::Relaxed);
-        // The evaluation is a second write after the report's batch: if the server stopped in
-        // between, the agent's resend completes it (recording an evaluation is idempotent and
-        // never replaces a newer one).
-        evaluate(&state, to_evaluate).await?;
         Ok((
             StatusCode::OK,
             Json(json!({"status": "duplicate", "id": report.id})),
@@ -158,7 +184,7 @@ fn may_read_target(
         .collect();
     let allowed = match principal.account.role {
         Role::AgencyOfficer => {
-            let tree = super::inventory::tree(store)?;
+            let tree = super::inventory::indexed_tree(store, index)?;
             systems
                 .iter()
                 .any(|s| super::inventory::sees_system(principal, &tree, s))
@@ -309,28 +335,4 @@ pub async fn history(
     answer
         .map(Json)
         .ok_or_else(|| ApiError::not_found("target"))
-}
-
-/// Evaluates `report` for the systems of its host (from the read index) and records each
-/// system's compliance; answers the ids of the systems evaluated.
-async fn evaluate(state: &AppState, report: ScanReport) -> Result<Vec<String>, ApiError> {
-    let store = state.store.clone();
-    let index = state.index.clone();
-    let pack = state.pack.clone();
-    tokio::task::spawn_blocking(move || {
-        // Only the systems of this host, from the read index (crate::index).
-        let candidates = index
-            .read(store.as_ref())?
-            .systems_for_host(&report.target.host);
-        crate::compliance::record_for(
-            store.as_ref(),
-            &pack,
-            &report,
-            crate::clock::now(),
-            &candidates,
-        )
-    })
-    .await
-    .map_err(|_| ApiError::invalid("evaluation task failed"))?
-    .map_err(ApiError::from)
 }

@@ -52,6 +52,15 @@ fn accounts_tokens_ingestion_roles_and_durability() {
             }
             req.send()
         };
+        // Agents upload only for the systems of their agency (docs/agents.md).
+        let (_, sct) = call(&c, "POST", format!("{base}/api/v1/agencies"), &admin_token, Some(serde_json::json!({"name": "Sở Công Thương", "short_code": "SCT"}))).await;
+        let (s, v) = call(&c, "PATCH", format!("{base}/api/v1/users/agent1"), &admin_token, Some(serde_json::json!({"agency": sct["id"]}))).await;
+        assert_eq!(s, 200, "{v}");
+        let r = post(Some(&agent_token), report.to_string()).await.unwrap();
+        assert_eq!(r.status(), 403, "not assigned yet");
+        let (s, v) = call(&c, "POST", format!("{base}/api/v1/systems"), &admin_token, Some(serde_json::json!({
+            "name": "Cổng thông tin", "owner_agency": sct["id"], "operating_unit": sct["id"], "urls": [format!("https://{target}/")]}))).await;
+        assert_eq!(s, 201, "{v}");
         let r = post(Some(&agent_token), report.to_string()).await.unwrap();
         assert_eq!(r.status(), 201);
         let r = post(Some(&agent_token), report.to_string()).await.unwrap();
@@ -348,6 +357,8 @@ fn an_uploaded_report_is_evaluated_against_the_systems_level() {
         assert_eq!(s, 201, "{system}");
         let sys = system["id"].as_str().unwrap().to_string();
         assert_eq!(call(&c, "GET", format!("{base}/systems/{sys}/compliance"), &admin, None).await.0, 404);
+        let (s, v) = call(&c, "PATCH", format!("{base}/users/agent1"), &admin, Some(serde_json::json!({"agency": sct["id"]}))).await;
+        assert_eq!(s, 200, "agents upload for their agency's systems: {v}");
 
         let r = c.post(format!("{base}/reports")).bearer_auth(&agent).json(&report).send().await.unwrap();
         assert_eq!(r.status(), 201);
@@ -388,7 +399,10 @@ fn every_route_checks_the_callers_role() {
             }
             assert_eq!(call(&c, "POST", format!("{base}/users"), &admin, Some(body)).await.0, 201);
         }
-        let (_, system) = call(&c, "POST", format!("{base}/systems"), &admin, Some(serde_json::json!({"name": "Cổng thông tin", "owner_agency": agency["id"], "operating_unit": agency["id"], "proposed_level": 2}))).await;
+        let (_, system) = call(&c, "POST", format!("{base}/systems"), &admin, Some(serde_json::json!({"name": "Cổng thông tin", "owner_agency": agency["id"], "operating_unit": agency["id"], "urls": ["https://h.example.gov.vn/"], "proposed_level": 2}))).await;
+        // The agent scans the agency's network (its reports' target is the system's).
+        let (s, v) = call(&c, "PATCH", format!("{base}/users/agent"), &admin, Some(serde_json::json!({"agency": agency["id"]}))).await;
+        assert_eq!(s, 200, "{v}");
         let sys = system["id"].as_str().unwrap().to_string();
         (agency["id"].as_str().unwrap().to_string(), sys)
     });
@@ -638,6 +652,43 @@ fn every_route_checks_the_callers_role() {
             None,
             PEOPLE,
         ),
+        // Agents (server_agents.rs).
+        (
+            "POST",
+            format!("{base}/enrollments"),
+            Some(serde_json::json!({"agency": agency, "network": "LAN"})),
+            &["administrator"],
+        ),
+        ("GET", format!("{base}/enrollments"), None, &["administrator"]),
+        (
+            // Enrolled agents only: this hand-made agent account is 403 not_enrolled.
+            "POST",
+            format!("{base}/agent/checkin"),
+            Some(serde_json::json!({"version": "0", "last_scan_at": null, "spool_depth": 0, "spool_bytes": 0,
+                "spool_capacity_bytes": 0, "oldest_spooled_at": null, "rejected": 0})),
+            &[],
+        ),
+        ("GET", format!("{base}/agents"), None, PEOPLE),
+        (
+            // Unknown agent: 404 for those who may read.
+            "GET",
+            format!("{base}/agents/0193aaaa-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
+            None,
+            PEOPLE,
+        ),
+        (
+            "PATCH",
+            format!("{base}/agents/0193aaaa-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
+            Some(serde_json::json!({"name": "x"})),
+            &["administrator"],
+        ),
+        (
+            "DELETE",
+            format!("{base}/agents/0193aaaa-5b7a-7cc0-9a8e-3a5c1f1d2e3f"),
+            None,
+            &["administrator"],
+        ),
+        ("POST", format!("{base}/systems/{system}/scan"), None, PEOPLE),
     ];
     rt.block_on(async {
         let c = client();
@@ -661,6 +712,14 @@ fn every_route_checks_the_callers_role() {
                     "{method} {url} as {role}: {status} {v}"
                 );
             }
+        }
+        // Enrolling needs no account: the one-time token is the credential, whoever calls.
+        let enroll = serde_json::json!({"token": "cge_not_a_token", "name": "x", "hostname": "h", "version": "0"});
+        let r = c.post(format!("{base}/agents/enroll")).json(&enroll).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        for (role, token) in &tokens {
+            let (status, v) = call(&c, "POST", format!("{base}/agents/enroll"), token, Some(enroll.clone())).await;
+            assert_eq!((status, v["error"]["code"].as_str()), (401, Some("enrollment_invalid")), "{role}");
         }
         // Signing in needs no account (server_sessions.rs has the rest).
         let r = c

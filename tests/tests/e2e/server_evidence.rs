@@ -76,6 +76,9 @@ async fn world(base: &str, d: &str, admin: &str) -> World {
     let province = agency("UBND tỉnh Đồng Nai", "UBND", None).await;
     let sct = agency("Sở Công Thương", "SCT", Some(&province)).await;
     let syt = agency("Sở Y tế", "SYT", Some(&province)).await;
+    // The agent scans the province's network (docs/agents.md).
+    let (s, v) = call(&c, "PATCH", format!("{base}/users/agent1"), admin, Some(json!({"agency": province}))).await;
+    assert_eq!(s, 200, "{v}");
     for (login, role, agency) in [
         ("officer", "agency_officer", Some(&sct)),
         ("outsider", "agency_officer", Some(&syt)),
@@ -457,7 +460,9 @@ fn systems_and_agencies_are_edited_retired_and_merged() {
         assert_eq!(v["counts_as_passing"], false);
         let mut again = report.clone();
         again["id"] = uuid_v7(Timestamp::now(), 7).into();
-        let (s, v) = call(&c, "POST", format!("{base}/reports"), &w.agent, Some(again)).await;
+        // No system in use names the target any more: no agent is assigned it, the
+        // administrator uploads.
+        let (s, v) = call(&c, "POST", format!("{base}/reports"), &w.admin, Some(again)).await;
         assert_eq!(s, 201, "{v}");
         assert!(strings(&v["evaluated_for"]).is_empty(), "retired systems are not evaluated: {v}");
         let (_, h) = call(&c, "GET", format!("{base}/targets/{target}/history"), &w.officer, None).await;

@@ -296,7 +296,8 @@ fn listing_filters_pages_looks_up_letters_and_scopes_by_agency() {
         let report = json!({"schema_version": 1, "id": "01940000-5b7a-7cc0-9a8e-3a5c1f1d2e3f",
             "agent": {"name": "a", "version": "0"}, "started_at": "2026-11-23T00:00:00Z", "duration_ms": 1,
             "target": {"input": "hotich.example.gov.vn", "host": "hotich.example.gov.vn", "port": 443, "address": null}, "tls": null});
-        let (s, v) = call(&c, "POST", format!("{base}/reports"), &agent, Some(report)).await;
+        // (An administrator uploads it: the "agent" account belongs to no agency's network.)
+        let (s, v) = call(&c, "POST", format!("{base}/reports"), &admin, Some(report)).await;
         assert_eq!(s, 201, "{v}");
         assert_eq!(v["evaluated_for"], json!([systems[3]]));
         let graded = list(&viewer, "systems?grade=none").await;
