@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use canhgac_agent::daemon;
 use canhgac_agent::output;
 use canhgac_agent::probe::content::BaselineStore;
 use canhgac_agent::probe::tls::TrustStore;
@@ -43,6 +44,96 @@ enum Command {
     /// Policy packs: validate one, or list what a level requires.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Enroll this agent with a canhgac server, using a one-time token from an administrator.
+    ///
+    /// Writes agent.toml and the credential (0600) into the state directory.
+    Enroll(EnrollArgs),
+    /// Run the agent daemon: check in, scan on schedule, spool and upload every report.
+    ///
+    /// Stops gracefully on SIGTERM or SIGINT (exit 0). With --once: one check-in, scan what is
+    /// due, upload, exit (0 when everything was uploaded, 1 otherwise).
+    Run(Box<RunArgs>),
+    /// Show the agent's last contact, last scan, last error and spool.
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+struct EnrollArgs {
+    /// The server URL (https://, or http:// to a loopback address only).
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The one-time enrollment token (cge_...).
+    #[arg(
+        long,
+        env = "CANHGAC_ENROLLMENT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: String,
+    /// The agent name shown on the server (default: the host name).
+    #[arg(long, env = "CANHGAC_AGENT_NAME")]
+    name: Option<String>,
+    /// PEM file of the CA of the server's certificate: trust only it for the server.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// The state directory.
+    #[arg(long, env = "CANHGAC_AGENT_STATE_DIR", default_value = daemon::config::DEFAULT_STATE_DIR, value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Replace an agent already enrolled in the state directory.
+    #[arg(long)]
+    force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The state directory.
+    #[arg(long, env = "CANHGAC_AGENT_STATE_DIR", default_value = daemon::config::DEFAULT_STATE_DIR, value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Bound of the spool in bytes (default: agent.toml's spool_max_bytes, else 512 MiB).
+    #[arg(long, value_name = "BYTES")]
+    spool_max_bytes: Option<u64>,
+    /// Connect to ADDRESS for a scanned HOST:PORT instead of resolving it (like curl).
+    #[arg(long, value_name = "HOST:PORT:ADDRESS")]
+    resolve: Vec<String>,
+    /// Extra trusted CA certificates (PEM) for the SCANNED sites (not the server: its CA is
+    /// pinned at enrollment).
+    #[arg(long, value_name = "FILE")]
+    scan_ca_file: Option<PathBuf>,
+    /// Probes to run, comma-separated: tls, http, content, dns, domain (default: agent.toml, else all).
+    #[arg(long, value_name = "LIST")]
+    probes: Option<String>,
+    /// Deadline for each connection of a scan, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+    /// Port of the plain-HTTP endpoint checked for the redirect to HTTPS.
+    #[arg(long, default_value_t = 80, value_name = "PORT")]
+    http_port: u16,
+    /// Seconds the scans in flight may take to finish after SIGTERM.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    grace: u64,
+    /// Seconds between two scans of a target, instead of the server's schedule (catch-up,
+    /// troubleshooting, tests).
+    #[arg(long, value_name = "SECONDS")]
+    scan_interval: Option<u64>,
+    /// One check-in, scan everything due now, upload, exit.
+    #[arg(long)]
+    once: bool,
+    /// With --once: print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    /// The state directory.
+    #[arg(long, env = "CANHGAC_AGENT_STATE_DIR", default_value = daemon::config::DEFAULT_STATE_DIR, value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,6 +248,9 @@ pub fn run() -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Enroll(args) => enroll_command(args),
+        Command::Run(args) => run_command(*args),
+        Command::Status(args) => status_command(args),
         Command::Policy(PolicyCommand::Show { level, pack, json }) => {
             let pack = load_pack(pack.as_deref())?;
             print!("{}", output::render_level(&pack, level, json)?);
@@ -327,6 +421,109 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
             "canhgac-agent: {incomplete} of {total} target(s) could not be scanned completely"
         );
         return Ok(ExitCode::from(INCOMPLETE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CANHGAC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+fn enroll_command(args: EnrollArgs) -> Result<ExitCode> {
+    init_logs();
+    let state = daemon::config::StateDir::new(&args.state_dir);
+    let request = daemon::enroll::EnrollRequest {
+        server: args.server.clone(),
+        token: args.token.clone(),
+        name: agent_name(args.name.clone()),
+        hostname: agent_name(None),
+        ca_file: args.ca_file.clone(),
+        force: args.force,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (config, _) = runtime.block_on(daemon::enroll::enroll(&state, &request))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "agent_id": config.agent_id,
+                "name": config.name,
+                "login": config.login,
+                "agency": config.agency,
+                "network": config.network,
+                "server": config.server,
+                "state_dir": state.root(),
+            })
+        );
+    } else {
+        println!(
+            "enrolled as {} ({}) with {} for {} {}; state in {}",
+            config.name,
+            config.agent_id,
+            config.server,
+            config.agency,
+            config.network,
+            state.root().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_command(args: RunArgs) -> Result<ExitCode> {
+    init_logs();
+    if !(args.timeout > 0.0 && args.timeout <= 600.0) {
+        bail!("--timeout must be between 0 and 600 seconds");
+    }
+    let options = daemon::run::RunOptions {
+        state: daemon::config::StateDir::new(&args.state_dir),
+        spool_max_bytes: args.spool_max_bytes,
+        resolve: args.resolve.clone(),
+        scan_ca_file: args.scan_ca_file.clone(),
+        probes: args.probes.clone(),
+        timeout: Duration::from_secs_f64(args.timeout),
+        http_port: args.http_port,
+        once: args.once,
+        grace: Duration::from_secs(args.grace),
+        scan_interval: args.scan_interval,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let summary = runtime.block_on(daemon::run::run(options))?;
+    if args.once {
+        if args.json {
+            println!("{}", serde_json::to_string(&summary)?);
+        } else {
+            println!(
+                "{} target(s), {} scanned, {} stored, {} duplicate, {} rejected, {} corrupt, {} left in the spool",
+                summary.targets,
+                summary.scanned,
+                summary.stored,
+                summary.duplicate,
+                summary.rejected,
+                summary.corrupt,
+                summary.spooled
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_command(args: StatusArgs) -> Result<ExitCode> {
+    let state = daemon::config::StateDir::new(&args.state_dir);
+    let status = daemon::status::read(&state, None)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!(
+            "{}",
+            daemon::status::render(&status, jiff::Timestamp::now())
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! decide pass or fail.
 #![deny(missing_docs)]
 
+pub mod daemon;
 pub mod net;
 pub mod output;
 pub mod polite;

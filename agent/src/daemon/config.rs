@@ -98,6 +98,18 @@ pub struct AgentState {
     /// When each target (`host:port`) was last scanned.
     #[serde(default)]
     pub scanned: BTreeMap<String, Timestamp>,
+    /// The assigned targets at the last check-in (kept to scan through an outage).
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// The schedule at the last check-in.
+    #[serde(default)]
+    pub schedule: Option<crate::daemon::schedule::Schedule>,
+    /// The spool bound in use by `run`.
+    #[serde(default)]
+    pub spool_capacity: Option<u64>,
+    /// Why scans are paused because of the spool (full, unwritable), while they are.
+    #[serde(default)]
+    pub spool_error: Option<String>,
 }
 
 /// The paths of one state directory.
@@ -174,9 +186,8 @@ impl StateDir {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let text = format!(
-            "# canhgac-agent configuration, written by `canhgac-agent enroll`.\n{text}"
-        );
+        let text =
+            format!("# canhgac-agent configuration, written by `canhgac-agent enroll`.\n{text}");
         write_atomic(&path, text.as_bytes(), 0o644)
     }
 
@@ -293,7 +304,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path().join("state"));
         state.create().unwrap();
-        assert!(matches!(state.load_config(), Err(ConfigError::NotEnrolled(_))));
+        assert!(matches!(
+            state.load_config(),
+            Err(ConfigError::NotEnrolled(_))
+        ));
         state.save_config(&config()).unwrap();
         assert_eq!(state.load_config().unwrap(), config());
     }
@@ -305,16 +319,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path());
         state.save_credential("cgk_secret").unwrap();
-        let mode = fs::metadata(state.credential_path()).unwrap().permissions().mode();
+        let mode = fs::metadata(state.credential_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(state.load_credential().unwrap(), "cgk_secret");
         // Rewriting over a file left world-readable restores 0600.
         fs::set_permissions(state.credential_path(), fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(state.load_credential(), Err(ConfigError::Permissions(_))));
+        assert!(matches!(
+            state.load_credential(),
+            Err(ConfigError::Permissions(_))
+        ));
         state.save_credential("cgk_other").unwrap();
-        let mode = fs::metadata(state.credential_path()).unwrap().permissions().mode();
+        let mode = fs::metadata(state.credential_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(state.load_credential().unwrap(), "cgk_other");
+    }
+
+    #[test]
+    fn daemon_config_example_in_docs_is_valid() {
+        let text = include_str!("../../../docs/agent.toml.example");
+        let config: AgentConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.network, "LAN Sở Công Thương");
+        assert_eq!(config.spool_max_bytes, Some(512 * 1024 * 1024));
+        assert_eq!(config.resolve.len(), 1);
     }
 
     #[test]
@@ -323,8 +355,10 @@ mod tests {
         let state = StateDir::new(dir.path());
         fs::write(state.state_path(), b"{not json").unwrap();
         assert_eq!(state.load_state(), AgentState::default());
-        let mut s = AgentState::default();
-        s.last_error = Some("x".into());
+        let s = AgentState {
+            last_error: Some("x".into()),
+            ..Default::default()
+        };
         state.save_state(&s).unwrap();
         assert_eq!(state.load_state(), s);
     }

@@ -460,7 +460,12 @@ mod tests {
         assert!(bad[2].1.contains("checksum"), "{bad:?}");
         let t = spool.totals();
         assert_eq!((t.depth, t.corrupt, t.rejected), (1, 3, 0));
-        assert!(dir.path().join("corrupt").join(format!("{a}.reason")).exists());
+        assert!(
+            dir.path()
+                .join("corrupt")
+                .join(format!("{a}.reason"))
+                .exists()
+        );
         assert_eq!(spool.used(), spool.list().unwrap()[0].bytes);
     }
 
