@@ -522,7 +522,9 @@ end
 function request()
   counter = counter + 1
   local id = string.format("{nonce:08x}-%04x-7000-8000-%012x", tid, counter)
-  local h = string.format("ht%d.tinh.example.gov.vn", (counter * 2 + tid) % {systems})
+  local n = (counter * 2 + tid) % {systems}
+  if n % 50 == 49 then n = n - 1 end -- retired systems (1 in 50) are scanned by no agent
+  local h = string.format("ht%d.tinh.example.gov.vn", n)
   local body = template:gsub("@ID@", id):gsub("@HOST@", h)
   return wrk.format(nil, nil, nil, body)
 end
@@ -637,8 +639,16 @@ pub fn run(opts: Options) -> Result<()> {
         cli(
             &server_bin,
             &[
-                "user", "add", "--data", d, "--login", "agent", "--role", "agent", "--agency",
-                "lan",
+                "user",
+                "add",
+                "--data",
+                d,
+                "--login",
+                "agent",
+                "--role",
+                "agent",
+                "--agency",
+                &agency_id(0).to_string(),
             ],
             None,
         )?;
@@ -659,7 +669,35 @@ pub fn run(opts: Options) -> Result<()> {
                 .to_string(),
         )
     };
-    let (admin, officer, agent) = (token("admin")?, token("officer")?, token("agent")?);
+    // The uploading agent belongs to the province's root agency, so every in-use system's
+    // host is assigned to it (datasets made before uploads were scoped have an agent without
+    // that agency: add one).
+    if !data.join("agent-province.token").exists() {
+        let d = data.to_str().context("a UTF-8 path")?;
+        cli(
+            &server_bin,
+            &[
+                "user",
+                "add",
+                "--data",
+                d,
+                "--login",
+                "agent-province",
+                "--role",
+                "agent",
+                "--agency",
+                &agency_id(0).to_string(),
+            ],
+            None,
+        )?;
+        let t = cli(
+            &server_bin,
+            &["token", "add", "--data", d, "--login", "agent-province"],
+            None,
+        )?;
+        std::fs::write(data.join("agent-province.token"), t)?;
+    }
+    let (admin, officer, agent) = (token("admin")?, token("officer")?, token("agent-province")?);
     let store_bytes_before = dir_size(&data);
     // The read index alone: built from the store as the server does at start-up (the store
     // opened without its whole-file checksum pass, which `serve` also runs and times apart).
