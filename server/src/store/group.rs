@@ -169,10 +169,7 @@ mod tests {
                             let current = store.get(Table::Meta, b"counter").unwrap();
                             let n = current
                                 .as_deref()
-                                .map(|v| {
-                                    u64::from_str_radix(std::str::from_utf8(v).unwrap(), 10)
-                                        .unwrap()
-                                })
+                                .map(|v| std::str::from_utf8(v).unwrap().parse::<u64>().unwrap())
                                 .unwrap_or(0);
                             let guard = match &current {
                                 Some(c) => Batch::new().if_equals(
