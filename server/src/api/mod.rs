@@ -250,7 +250,9 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     })
     .await
     .map_err(|_| ApiError::invalid("metrics task failed"))??;
-    out.push_str("# HELP canhgac_dossiers Dossiers by workflow state.\n# TYPE canhgac_dossiers gauge\n");
+    out.push_str(
+        "# HELP canhgac_dossiers Dossiers by workflow state.\n# TYPE canhgac_dossiers gauge\n",
+    );
     for (st, n) in crate::model::DossierState::ALL.iter().zip(by_state) {
         out.push_str(&format!("canhgac_dossiers{{state=\"{}\"}} {n}\n", st.id()));
     }

@@ -82,6 +82,11 @@ pub enum Action {
         /// The appraiser; the caller checks it is an appraiser's id.
         assignee: Option<UserId>,
     },
+    /// A comment (ý kiến) in the dossier's trail, in any state; the state is unchanged.
+    Comment {
+        /// The text.
+        text: String,
+    },
 }
 
 /// The name of an action, stable in JSON and the audit trail.
@@ -112,11 +117,13 @@ pub enum ActionKind {
     Assign,
     /// [`Action::AddRequestDocument`].
     AddRequestDocument,
+    /// [`Action::Comment`].
+    Comment,
 }
 
 impl ActionKind {
     /// Every kind.
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::Create,
         ActionKind::Submit,
         ActionKind::StartAppraisal,
@@ -129,6 +136,7 @@ impl ActionKind {
         ActionKind::AddDocument,
         ActionKind::Assign,
         ActionKind::AddRequestDocument,
+        ActionKind::Comment,
     ];
 
     /// The stable snake_case id.
@@ -146,6 +154,7 @@ impl ActionKind {
             ActionKind::AddDocument => "add_document",
             ActionKind::Assign => "assign",
             ActionKind::AddRequestDocument => "add_request_document",
+            ActionKind::Comment => "comment",
         }
     }
 
@@ -164,6 +173,7 @@ impl ActionKind {
             ActionKind::AddDocument => "thêm tài liệu",
             ActionKind::Assign => "phân công xử lý",
             ActionKind::AddRequestDocument => "đính kèm tài liệu vào yêu cầu bổ sung",
+            ActionKind::Comment => "ghi ý kiến",
         }
     }
 
@@ -174,6 +184,7 @@ impl ActionKind {
             ActionKind::AddRequestDocument => {
                 "đính kèm tài liệu vào yêu cầu bổ sung hồ sơ".to_owned()
             }
+            ActionKind::Comment => "ghi ý kiến vào hồ sơ".to_owned(),
             other => format!("{} hồ sơ", other.verb_vi()),
         }
     }
@@ -193,6 +204,7 @@ impl ActionKind {
             ActionKind::AddDocument => "add a document to it",
             ActionKind::Assign => "assign it",
             ActionKind::AddRequestDocument => "attach a file to its supplementation request",
+            ActionKind::Comment => "comment on it",
         }
     }
 
@@ -211,6 +223,7 @@ impl ActionKind {
             ActionKind::AddDocument => "Thêm tài liệu",
             ActionKind::Assign => "Phân công xử lý",
             ActionKind::AddRequestDocument => "Đính kèm tài liệu yêu cầu bổ sung",
+            ActionKind::Comment => "Ý kiến",
         }
     }
 }
@@ -236,6 +249,7 @@ impl Action {
             Action::AddDocument { .. } => ActionKind::AddDocument,
             Action::Assign { .. } => ActionKind::Assign,
             Action::AddRequestDocument { .. } => ActionKind::AddRequestDocument,
+            Action::Comment { .. } => ActionKind::Comment,
         }
     }
 }

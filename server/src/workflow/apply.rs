@@ -375,6 +375,17 @@ fn change(
         Action::Assign { assignee } => {
             next.assignee = assignee;
         }
+        Action::Comment { text } => {
+            let text = non_empty(&text, "nội dung ý kiến", "comment text")?;
+            if text.chars().count() > 4000 {
+                return Err(WorkflowError::TooLong {
+                    field_vi: "nội dung ý kiến",
+                    field_en: "comment text",
+                    max: 4000,
+                });
+            }
+            details.note = Some(text);
+        }
     }
     Ok(details)
 }

@@ -101,6 +101,16 @@ pub enum WorkflowError {
         /// What is empty, in English.
         field_en: &'static str,
     },
+    /// A text longer than allowed.
+    #[error("{field_vi} dài quá {max} ký tự (the {field_en} is longer than {max} characters)")]
+    TooLong {
+        /// What is too long, in Vietnamese.
+        field_vi: &'static str,
+        /// What is too long, in English.
+        field_en: &'static str,
+        /// The limit, in characters.
+        max: usize,
+    },
     /// A letter dated after today.
     #[error(
         "Văn bản {letter} ghi ngày sau ngày hôm nay ({}) (the letter is dated after today)",

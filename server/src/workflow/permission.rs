@@ -77,6 +77,12 @@ pub fn roles_for(action: ActionKind) -> &'static [Role] {
         }
         A::Approve | A::Reject => &[Role::Approver, Role::Administrator],
         A::Assign => &[Role::Appraiser, Role::Approver, Role::Administrator],
+        A::Comment => &[
+            Role::AgencyOfficer,
+            Role::Appraiser,
+            Role::Approver,
+            Role::Administrator,
+        ],
     }
 }
 

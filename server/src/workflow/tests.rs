@@ -290,6 +290,9 @@ fn valid_action(kind: ActionKind, today: Date, assignee: UserId) -> Action {
         ActionKind::Assign => Action::Assign {
             assignee: Some(assignee),
         },
+        ActionKind::Comment => Action::Comment {
+            text: "Đề nghị làm rõ phương án sao lưu dữ liệu".to_owned(),
+        },
     }
 }
 
@@ -320,6 +323,14 @@ fn allowed_states(kind: ActionKind) -> &'static [DossierState] {
             S::Resubmitted,
             S::Appraised,
         ],
+        ActionKind::Comment => &[
+            S::Draft,
+            S::Submitted,
+            S::UnderAppraisal,
+            S::NeedsSupplement,
+            S::Resubmitted,
+            S::Appraised,
+        ],
     }
 }
 
@@ -336,6 +347,12 @@ fn allowed_roles(kind: ActionKind) -> &'static [Role] {
         | ActionKind::AddRequestDocument => &[Role::Appraiser],
         ActionKind::Approve | ActionKind::Reject => &[Role::Approver, Role::Administrator],
         ActionKind::Assign => &[Role::Appraiser, Role::Approver, Role::Administrator],
+        ActionKind::Comment => &[
+            Role::AgencyOfficer,
+            Role::Appraiser,
+            Role::Approver,
+            Role::Administrator,
+        ],
     }
 }
 
@@ -398,8 +415,8 @@ fn every_action_in_every_state_by_every_actor() {
         }
     }
     // Submit 2, start 2x1, request 1, resubmit 2, mark 1, approve/reject 2x2, withdraw 6x3,
-    // add document 2x2, assign 5x3, add request document 1.
-    assert_eq!(allowed, 2 + 2 + 1 + 2 + 1 + 4 + 18 + 4 + 15 + 1);
+    // add document 2x2, assign 5x3, add request document 1, comment 6x5.
+    assert_eq!(allowed, 2 + 2 + 1 + 2 + 1 + 4 + 18 + 4 + 15 + 1 + 30);
 }
 
 #[test]
@@ -408,11 +425,15 @@ fn interface_actions_per_role() {
     let submitted = w.dossier_in(DossierState::Submitted);
     assert_eq!(
         available_actions(&submitted, &w.officer, &w.scope),
-        [ActionKind::Withdraw]
+        [ActionKind::Withdraw, ActionKind::Comment]
     );
     assert_eq!(
         available_actions(&submitted, &w.appraiser, &w.scope),
-        [ActionKind::StartAppraisal, ActionKind::Assign]
+        [
+            ActionKind::StartAppraisal,
+            ActionKind::Assign,
+            ActionKind::Comment
+        ]
     );
     assert!(available_actions(&submitted, &w.outsider, &w.scope).is_empty());
     assert!(available_actions(&submitted, &w.viewer, &w.scope).is_empty());

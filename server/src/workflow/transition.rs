@@ -35,6 +35,7 @@ pub fn next_state(from: DossierState, action: ActionKind) -> Option<DossierState
         (S::Draft | S::NeedsSupplement, A::AddDocument) => Some(from),
         (S::NeedsSupplement, A::AddRequestDocument) => Some(from),
         (state, A::Assign) if !state.is_final() && state != S::Draft => Some(from),
+        (state, A::Comment) if !state.is_final() => Some(from),
         _ => None,
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! One test binary; its modules say where new tests go:
 //! - `agent`: running the binary and reading its JSON Lines;
+//! - `agent_daemon`: `canhgac-agent enroll/run/status` against the real server: spool, outages,
+//!   `kill -9`, revoked credentials, garbage answers;
 //! - `tls_certificates`: trust verdicts, names, keys, chains (rustls sites with test-PKI certs);
 //! - `tls_protocols`: versions, suites, order (rustls sites, `openssl s_server`, hello peers);
 //! - `hostile`: peers that stall, babble, oversize or truncate: clear errors, no hang;
@@ -26,6 +28,7 @@
 //! - `serverkit`: helpers to run `canhgac-server` and call its API (no tests).
 
 mod agent;
+mod agent_daemon;
 mod cli;
 mod dns;
 mod domain;
@@ -33,12 +36,13 @@ mod hostile;
 mod http;
 mod policy;
 mod server;
+mod server_agents;
 mod server_api;
 mod server_cli;
 mod server_documents;
 mod server_durability;
-mod server_exchange;
 mod server_evidence;
+mod server_exchange;
 mod server_listing;
 mod server_sessions;
 mod server_tls;

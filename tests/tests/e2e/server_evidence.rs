@@ -77,7 +77,14 @@ async fn world(base: &str, d: &str, admin: &str) -> World {
     let sct = agency("Sở Công Thương", "SCT", Some(&province)).await;
     let syt = agency("Sở Y tế", "SYT", Some(&province)).await;
     // The agent scans the province's network (docs/agents.md).
-    let (s, v) = call(&c, "PATCH", format!("{base}/users/agent1"), admin, Some(json!({"agency": province}))).await;
+    let (s, v) = call(
+        &c,
+        "PATCH",
+        format!("{base}/users/agent1"),
+        admin,
+        Some(json!({"agency": province})),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     for (login, role, agency) in [
         ("officer", "agency_officer", Some(&sct)),
