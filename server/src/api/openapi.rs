@@ -732,7 +732,7 @@ fn components() -> Value {
             "System": {"type": "object", "required": ["id", "name", "owner_agency", "operating_unit"]},
             "Dossier": {"type": "object", "required": ["id", "system", "state"]},
             "Action": {"type": "object", "required": ["action"], "properties": {"action": {"type": "string",
-                "enum": ["submit", "start_appraisal", "request_supplement", "resubmit", "mark_appraised", "approve", "reject", "withdraw", "assign"]}},
+                "enum": ["submit", "start_appraisal", "request_supplement", "resubmit", "mark_appraised", "approve", "reject", "withdraw", "assign", "comment"]}},
                 "description": "See docs/workflow.md for the fields of each action."}
         }
     })
