@@ -261,7 +261,26 @@ impl Scanner {
                 addr: resolved.as_ref().ok().copied(),
                 www_addr: self.resolve_www(target).await,
             };
+            // The HTTP probe opens its connections one at a time (no keep-alive pool) and holds
+            // one slot of each address it talks to for its whole run, so a host never sees more
+            // than `per_host` connections from this agent, TLS and HTTP probes together. Slots
+            // are taken in address order, so two scans never wait on each other crosswise.
+            let mut keys: Vec<String> = [site.addr, site.www_addr]
+                .iter()
+                .flatten()
+                .map(|a| a.ip().to_string())
+                .collect();
+            if keys.is_empty() {
+                keys.push(target.host.clone());
+            }
+            keys.sort();
+            keys.dedup();
+            let mut permits = Vec::with_capacity(keys.len());
+            for key in &keys {
+                permits.push(self.gate.enter(key).await);
+            }
             let (report, page) = http::probe(&site, &self.options.http, Timestamp::now()).await;
+            drop(permits);
             let content = match (probes.content, page) {
                 (true, Some(page)) => Some(content::analyse(
                     &page,

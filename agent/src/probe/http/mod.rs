@@ -79,7 +79,9 @@ fn client(site: &Site, timeout: Duration) -> Result<reqwest::Client, ProbeError>
         .danger_accept_invalid_certs(true)
         .no_proxy()
         .connect_timeout(timeout)
-        .pool_max_idle_per_host(1)
+        // No idle connections: one connection at a time, closed after its response (the
+        // scanner's host gate counts the probe as one connection).
+        .pool_max_idle_per_host(0)
         .user_agent(concat!(
             "canhgac-agent/",
             env!("CARGO_PKG_VERSION"),
