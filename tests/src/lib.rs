@@ -9,10 +9,13 @@
 //!   and [`hostile::closed_port`].
 //! - [`legacy_hello`]: ServerHello-only stand-ins for RC4, 3DES and SSLv3 servers, which no TLS
 //!   stack available here will serve (Debian's OpenSSL 3.0 lacks those suites).
+//! - [`demo`]: the whole system on loopback (sample province, fixture sites, an agent) for
+//!   the demo, the fleet benchmark and their tests.
 //!
 //! In-process servers share one background runtime and stop when their handle is dropped.
 
 mod background;
+pub mod demo;
 pub mod dns_server;
 pub mod hostile;
 pub mod legacy_hello;

@@ -15,6 +15,8 @@ use canhgac_testkit::{TestPki, TlsSite, TlsSiteBuilder};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+#[path = "bench/fleet.rs"]
+mod fleet;
 #[path = "bench/province.rs"]
 mod province;
 
@@ -69,6 +71,26 @@ enum Bench {
         /// The agent binary (default: next to this one).
         #[arg(long)]
         agent: Option<PathBuf>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The agent fleet end to end: 1,000 targets on 50 hosts, `canhgac-agent run --once`
+    /// (scan, spool, upload) against `canhgac-server` (evaluate, store), with the per-host
+    /// limit counted at the fixtures, against `canhgac-agent scan` alone.
+    Fleet {
+        /// Targets in all.
+        #[arg(long, default_value_t = 1_000)]
+        targets: usize,
+        /// Hosts they are spread over (127.0.1.1 onwards, at most 250).
+        #[arg(long, default_value_t = 50)]
+        hosts: usize,
+        /// Targets the agent scans at once (the schedule's concurrency).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Connections at once to one host (the schedule's per_host).
+        #[arg(long, default_value_t = 2)]
+        per_host: usize,
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
@@ -597,6 +619,19 @@ fn main() -> Result<()> {
             json,
         }),
         Bench::Policy { reports, json } => policy_bench(reports, json),
+        Bench::Fleet {
+            targets,
+            hosts,
+            concurrency,
+            per_host,
+            json,
+        } => fleet::run(fleet::Options {
+            targets,
+            hosts: hosts.clamp(1, 250),
+            concurrency,
+            per_host,
+            json,
+        }),
         Bench::Full {
             sites,
             concurrency,

@@ -1,222 +1,282 @@
-//! `canhgac-demo`: local fixture websites with good and bad TLS set-ups, scanned by the agent.
+//! `canhgac-demo`: the whole system on one machine, on loopback only.
 //!
-//! Until the server exists this is the project's "run" command: it starts seven agency-like
-//! sites on 127.0.0.1 (names from a provincial department's system list, under a made-up
-//! `tinh-demo.gov.vn`), scans them with the agent's scanner exactly as `canhgac-agent scan`
-//! would, and prints what an appraiser would read. Nothing leaves loopback.
+//! Starts `canhgac-server` (in process, through its library) on embedded storage in a temporary
+//! or given directory, loads a sample province built from the seeds' facts through the API
+//! (agencies, accounts for every role, Sở Công Thương Đồng Nai's five systems and five more,
+//! dossiers in every workflow state with uploaded documents), starts local fixture websites
+//! with good and bad set-ups, runs an agent that scans them on a short schedule and uploads its
+//! reports, prints the URL, the logins and a few `curl` examples, and serves until Ctrl-C.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use canhgac_agent::output;
-use canhgac_agent::probe::tls::TrustStore;
-use canhgac_agent::scan::{ScanOptions, Scanner};
-use canhgac_agent::target::{Overrides, Target};
-use canhgac_policies::report::{AgentInfo, ScanReport};
-use canhgac_testkit::{LegacyHelloPeer, OpensslBuilder, TestPki, TlsSite};
+use canhgac_testkit::TestPki;
+use canhgac_testkit::demo::agent::{self, AgentPlan, AgentStats};
+use canhgac_testkit::demo::province::{self, Api, DEMO_PASSWORD};
+use canhgac_testkit::demo::sites::DemoSites;
 use clap::Parser;
-use comfy_table::Table;
-use futures::StreamExt;
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
     name = "canhgac-demo",
-    about = "Scan local fixture agency sites with the canhgac agent (loopback only)"
+    about = "The whole canhgac system on loopback: server, sample province, fixture sites, agent"
 )]
 struct Cli {
-    /// Print JSON Lines reports instead of tables.
-    #[arg(long)]
-    json: bool,
-    /// Keep the sites running after the scan (until Ctrl-C) and print how to scan them by hand.
-    #[arg(long)]
-    serve: bool,
+    /// Data directory (kept); default: a temporary directory removed at exit.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Listening address of the server (loopback only).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8440")]
+    listen: SocketAddr,
+    /// Seconds between two scans of a site by the agent.
+    #[arg(long, default_value_t = 60)]
+    interval: u64,
 }
 
-/// A running fixture, whatever serves it.
-enum Fixture {
-    Rustls(TlsSite),
-    Openssl(canhgac_testkit::OpensslServer),
-    Legacy(LegacyHelloPeer),
-}
-
-impl Fixture {
-    fn port(&self) -> u16 {
-        match self {
-            Fixture::Rustls(s) => s.port(),
-            Fixture::Openssl(s) => s.port(),
-            Fixture::Legacy(s) => s.port(),
-        }
-    }
-}
-
-struct Site {
-    host: &'static str,
-    system: &'static str,
-    setup: &'static str,
-    fixture: Fixture,
-}
-
-fn start_sites() -> Result<Vec<Site>> {
-    let pki = TestPki::shared();
-    let mut sites = vec![
-        Site {
-            host: "sct.tinh-demo.gov.vn",
-            system: "Trang thông tin điện tử Sở Công Thương (cấp độ 2)",
-            setup: "good: TLS 1.2/1.3, valid chain",
-            fixture: Fixture::Rustls(
-                TlsSite::builder(&pki.leaf(&["sct.tinh-demo.gov.vn"]))
-                    .alpn(&["h2", "http/1.1"])
-                    .start()?,
-            ),
-        },
-        Site {
-            host: "dlct.tinh-demo.gov.vn",
-            system: "Cơ sở dữ liệu ngành Công Thương (cấp độ 3)",
-            setup: "certificate expired 10 days ago",
-            fixture: Fixture::Rustls(TlsSite::start(&pki.expired(&["dlct.tinh-demo.gov.vn"]))?),
-        },
-        Site {
-            host: "xttm.tinh-demo.gov.vn",
-            system: "Trang TTĐT Trung tâm Xúc tiến Thương mại (cấp độ 2)",
-            setup: "intermediate certificate not served",
-            fixture: Fixture::Rustls(TlsSite::start(
-                &pki.missing_intermediate(&["xttm.tinh-demo.gov.vn"]),
-            )?),
-        },
-        Site {
-            host: "khuyencong.tinh-demo.gov.vn",
-            system: "Trang TTĐT Trung tâm Khuyến công (cấp độ 2)",
-            setup: "certificate for another host",
-            fixture: Fixture::Rustls(TlsSite::start(&pki.wrong_host())?),
-        },
-        Site {
-            host: "egov.tinh-demo.gov.vn",
-            system: "Phần mềm một cửa điện tử (cấp độ 3)",
-            setup: "self-signed certificate, TLS 1.3 only",
-            fixture: Fixture::Rustls(
-                TlsSite::builder(&pki.self_signed(&["egov.tinh-demo.gov.vn"]))
-                    .tls13_only()
-                    .start()?,
-            ),
-        },
-        Site {
-            host: "dkkm.tinh-demo.gov.vn",
-            system: "Hệ thống thông tin khuyến mại (cấp độ 3)",
-            setup: "old server: RC4 suites only (hello-stage peer)",
-            // TLS 1.2 with TLS_RSA_WITH_RC4_128_SHA and TLS_RSA_WITH_RC4_128_MD5.
-            fixture: Fixture::Legacy(LegacyHelloPeer::start(
-                0x0303,
-                &[0x0005, 0x0004],
-                pki.leaf_rsa(&["dkkm.tinh-demo.gov.vn"]).chain_der,
-            )?),
-        },
-    ];
-    match OpensslBuilder::tls10_only()
-        .names(&["dvc.tinh-demo.gov.vn"])
-        .start()
-    {
-        Ok(server) => sites.push(Site {
-            host: "dvc.tinh-demo.gov.vn",
-            system: "Cổng dịch vụ công (cấp độ 3)",
-            setup: "TLS 1.0 only (openssl s_server)",
-            fixture: Fixture::Openssl(server),
-        }),
-        Err(e) => eprintln!("(skipping the TLS 1.0 site: {e:#})"),
-    }
-    Ok(sites)
-}
-
-fn verdict(r: &ScanReport) -> (String, String) {
-    let Some(tls) = &r.tls else {
-        return ("-".into(), "not probed".into());
-    };
-    let protocols = canhgac_policies::report::Protocols::KEYS
-        .iter()
-        .filter(|k| tls.protocols.get(k).flatten() == Some(true))
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let trust = match &tls.validation.error {
-        None => "trusted".to_string(),
-        Some(code) => code.clone(),
-    };
-    (protocols, trust)
+fn step(text: &str) {
+    eprintln!("canhgac demo: {text}");
 }
 
 fn main() -> Result<()> {
     canhgac_testkit::init_crypto();
     let cli = Cli::parse();
-    eprintln!("canhgac demo: starting local fixture sites on 127.0.0.1 ...");
-    let sites = start_sites()?;
-    let dir = tempfile::tempdir()?;
-    let ca = TestPki::shared().write_ca_file(dir.path());
-
-    let mut overrides = Overrides::default();
-    let mut targets = Vec::new();
-    for s in &sites {
-        overrides.add(&format!("{}:{}:127.0.0.1", s.host, s.fixture.port()))?;
-        targets.push(Target::parse(&format!(
-            "https://{}:{}/",
-            s.host,
-            s.fixture.port()
-        ))?);
-    }
-    let mut options = ScanOptions::new(AgentInfo {
-        name: "demo-agent".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    });
-    options.overrides = overrides;
-    // The demo's names are made up and pinned to 127.0.0.1: no DNS or registry lookups.
-    options.probes = canhgac_agent::scan::Probes::parse("tls").map_err(anyhow::Error::msg)?;
-    options.tls.timeout = Duration::from_secs(5);
-    options.tls.trust = TrustStore::with_ca_file(&ca).context("test root as the agency CA")?;
+    canhgac_testkit::demo::check_loopback(cli.listen)?;
+    let temp;
+    let data = match &cli.data {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("canhgac-demo-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    step(&format!("opening the store in {}", data.display()));
+    let boot = canhgac_testkit::demo::bootstrap(&data, cli.listen)?;
+    let saved_path = data.join("demo.json");
+    // The fixture ports of a previous run on the same data (its systems' URLs name them).
+    let saved: Option<(u16, u16)> = std::fs::read(&saved_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            Some((
+                v["https_port"].as_u64()? as u16,
+                v["http_port"].as_u64()? as u16,
+            ))
+        });
+    let specs: Vec<(&str, &str, _)> = province::SYSTEMS
+        .iter()
+        .map(|s| (s.host, s.name, s.setup))
+        .collect();
+    step(&format!(
+        "starting {} fixture websites on 127.0.2.1-{} ...",
+        specs.len(),
+        specs.len()
+    ));
+    let sites = DemoSites::start(&specs, saved.filter(|_| !boot.fresh))
+        .context("cannot start the fixture websites (a demo on the same data still running?)")?;
+    std::fs::write(
+        &saved_path,
+        serde_json::to_vec(&json!({"https_port": sites.https_port, "http_port": sites.http_port}))?,
+    )?;
+    let ca = TestPki::shared().write_ca_file(&data);
 
     let runtime = tokio::runtime::Runtime::new()?;
-    let mut reports: Vec<ScanReport> = runtime.block_on(async {
-        let scanner = Scanner::new(options);
-        scanner.scan_all(targets).collect().await
-    });
-    reports.sort_by_key(|r| {
-        sites
-            .iter()
-            .position(|s| s.host == r.target.host)
-            .unwrap_or(usize::MAX)
-    });
-    if cli.json {
-        for r in &reports {
-            println!("{}", serde_json::to_string(r)?);
+    let fixtures = sites;
+    let sites = &fixtures;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(boot.settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", boot.settings.listen))?;
+        let addr = listener.local_addr()?;
+        let root = format!("http://{addr}");
+        let control = canhgac_server::control::Control::bind().await?;
+        let info = control.info(&addr.to_string())?;
+        let serve_file = canhgac_server::control::ServeFile::write(&data, &info)?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let server = {
+            let settings = boot.settings.clone();
+            let store = boot.store.clone();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                canhgac_server::app::launch(&settings, store, listener, Some(control), None, async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+            })
+        };
+        step(&format!("server listening on {root}/"));
+        let api = Api::new(&root)?;
+        let admin = boot.admin_token.clone();
+        if boot.fresh {
+            step("loading the sample province (Đồng Nai) through the API:");
+            province::load(&api, &admin, |h| sites.url(h), |what| step(&format!("  - {what}"))).await?;
+        } else {
+            step("the sample province is already in the store");
         }
-    } else {
-        for r in &reports {
-            println!("{}", output::render(r));
+
+        // The agent: enrolled for the province's root agency (it scans every system).
+        let agencies = api.call("GET", "/agencies", &admin, None).await?;
+        let root_agency = agencies
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["short_code"] == "UBND-DN"))
+            .and_then(|a| a["id"].as_str())
+            .context("the province's root agency")?
+            .to_string();
+        let mut plan = AgentPlan {
+            server: root.clone(),
+            token: String::new(),
+            name: "agent-demo".into(),
+            targets: sites.sites.iter().map(|s| sites.url(&s.host)).collect(),
+            resolve: sites.overrides(),
+            http_port: sites.http_port,
+            scan_ca_file: ca.clone(),
+            interval: Duration::from_secs(cli.interval),
+        };
+        let stats = Arc::new(AgentStats::default());
+        let agent_dir = data.join("agent");
+        let agent = match agent::enroll_daemon(&api, &admin, &root_agency, &agent_dir, cli.interval).await? {
+            Some(state) => {
+                step(&format!(
+                    "enrolled the agent daemon (state and spool in {}); it scans {} sites every {} s (TLS, HTTP, content)",
+                    agent_dir.display(),
+                    plan.targets.len(),
+                    cli.interval
+                ));
+                let plan = plan.clone();
+                tokio::spawn(async move { agent::run_daemon(state, &plan).await })
+            }
+            None => {
+                // A server without enrollment routes: an agent account and its token.
+                let _ = api
+                    .call(
+                        "POST",
+                        "/users",
+                        &admin,
+                        Some(json!({"login": "agent-demo", "display_name": "Agent mạng LAN tỉnh (demo)", "role": "agent", "agency": root_agency})),
+                    )
+                    .await;
+                plan.token = api
+                    .call("POST", "/tokens", &admin, Some(json!({"login": "agent-demo", "name": "demo agent"})))
+                    .await?["token"]
+                    .as_str()
+                    .context("agent token")?
+                    .to_string();
+                step(&format!(
+                    "starting the agent: {} sites every {} s (TLS, HTTP, content)",
+                    plan.targets.len(),
+                    cli.interval
+                ));
+                tokio::spawn(agent::run(plan, stats.clone(), stop_rx.clone()))
+            }
+        };
+
+        print_banner(&root, &admin, &data, cli.data.is_some(), sites);
+        // On standard output after the banner, so that a reader of that stream has it all.
+        println!("canhgac demo: ready at {root}/ (Ctrl-C to stop)");
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut graded_seen = 0;
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = tick.tick() => {
+                    // Progress as the server sees it: systems graded from the agent's reports.
+                    if let Ok(page) = api.call("GET", "/systems?limit=500", &admin, None).await {
+                        let items = page["items"].as_array().cloned().unwrap_or_default();
+                        let graded: Vec<String> = items
+                            .iter()
+                            .filter_map(|s| s["compliance"]["grade"].as_str().map(str::to_string))
+                            .collect();
+                        if graded.len() != graded_seen {
+                            graded_seen = graded.len();
+                            step(&format!(
+                                "{} of {} systems graded from the agent's reports ({})",
+                                graded.len(),
+                                items.len(),
+                                graded.join(" ")
+                            ));
+                        }
+                    }
+                }
+            }
         }
-        let mut summary = Table::new();
-        summary.set_header(vec![
-            "Hệ thống / system",
-            "Host",
-            "Set-up",
-            "Protocols",
-            "Trust",
-        ]);
-        for (s, r) in sites.iter().zip(&reports) {
-            let (protocols, trust) = verdict(r);
-            summary.add_row(vec![s.system, s.host, s.setup, &protocols, &trust]);
-        }
-        println!("{summary}");
-    }
-    if cli.serve {
-        println!("\nSites keep running; scan them by hand, e.g.:");
-        let s = &sites[0];
-        println!(
-            "  cargo run -p canhgac-agent -- scan {}:{} --resolve {}:{}:127.0.0.1 --ca-file {}",
-            s.host,
-            s.fixture.port(),
-            s.host,
-            s.fixture.port(),
-            ca.display()
-        );
-        println!("Press Ctrl-C to stop.");
-        runtime.block_on(tokio::signal::ctrl_c())?;
-    }
+        step("stopping (agent, then server) ...");
+        let _ = stop_tx.send(true);
+        let _ = agent.await;
+        server.await??;
+        drop(serve_file);
+        step("stopped");
+        anyhow::Ok(())
+    })?;
+    drop(fixtures);
     Ok(())
+}
+
+fn print_banner(
+    root: &str,
+    admin_token: &str,
+    data: &std::path::Path,
+    kept: bool,
+    sites: &DemoSites,
+) {
+    println!();
+    println!("canhgac demo — máy chủ / server: {root}/");
+    println!(
+        "  data: {} ({})",
+        data.display(),
+        if kept {
+            "kept"
+        } else {
+            "temporary, removed at exit"
+        }
+    );
+    println!("  OpenAPI: {root}/api/v1/openapi.json");
+    println!();
+    println!("Tài khoản demo / demo logins (mật khẩu / password: {DEMO_PASSWORD}):");
+    println!("  {:<16} administrator (quản trị)", "admin");
+    for a in province::ACCOUNTS {
+        let agency = a
+            .agency
+            .and_then(|c| province::AGENCIES.iter().find(|x| x.code == c))
+            .map(|x| format!(", {}", x.name))
+            .unwrap_or_default();
+        println!("  {:<16} {}{agency}", a.login, a.role);
+    }
+    println!();
+    println!(
+        "Fixture websites (127.0.2.x, HTTPS port {}, HTTP port {}):",
+        sites.https_port, sites.http_port
+    );
+    for s in &sites.sites {
+        println!("  {:<34} {:<12} {}", s.host, s.ip, s.setup.describe());
+    }
+    println!();
+    println!("Thử / try:");
+    println!("  export TOKEN={admin_token}   # the administrator's API token");
+    println!(
+        "  curl -s -H 'content-type: application/json' -d '{{\"login\":\"thamdinh\",\"password\":\"{DEMO_PASSWORD}\"}}' {root}/api/v1/session"
+    );
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{root}/api/v1/reports/weekly?format=text'"
+    );
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{root}/api/v1/systems?sort=grade'");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{root}/api/v1/dossiers?state=needs_supplement'"
+    );
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{root}/api/v1/agents'");
+    println!(
+        "  canhgac-agent status --state-dir {}   # the demo agent's spool and last contact",
+        data.join("agent").display()
+    );
+    println!(
+        "  canhgac-server report weekly --data {}   # the CLI goes through the running demo",
+        data.display()
+    );
+    println!();
 }

@@ -103,26 +103,33 @@ pub fn common_port(ips: &[Ipv4Addr]) -> Result<u16> {
 }
 
 impl DemoSites {
-    /// Starts one site per `(host, title, setup)`.
-    pub fn start(specs: &[(&str, &str, Setup)]) -> Result<DemoSites> {
+    /// Starts one site per `(host, title, setup)` on ports free on every site's address, or on
+    /// `ports` (HTTPS, HTTP) when given (a demo restarted on its kept data directory).
+    pub fn start(specs: &[(&str, &str, Setup)], ports: Option<(u16, u16)>) -> Result<DemoSites> {
         crate::init_crypto();
         let pki = TestPki::shared();
         let ips: Vec<Ipv4Addr> = (0..specs.len()).map(demo_ip).collect();
-        let https_port = common_port(&ips)?;
-        let http_port = loop {
-            let p = common_port(&ips)?;
-            if p != https_port {
-                break p;
+        let (https_port, http_port) = match ports {
+            Some(p) => p,
+            None => {
+                let https_port = common_port(&ips)?;
+                let http_port = loop {
+                    let p = common_port(&ips)?;
+                    if p != https_port {
+                        break p;
+                    }
+                };
+                (https_port, http_port)
             }
         };
         let mut sites = Vec::with_capacity(specs.len());
         for (i, (host, title, setup)) in specs.iter().enumerate() {
             let leaf = match setup {
-                Setup::Expired => pki.expired(&[host]),
-                Setup::SelfSigned => pki.self_signed(&[host]),
+                Setup::Expired => pki.expired(&[*host]),
+                Setup::SelfSigned => pki.self_signed(&[*host]),
                 Setup::WrongHost => pki.wrong_host(),
-                Setup::MissingIntermediate => pki.missing_intermediate(&[host]),
-                _ => pki.leaf(&[host]),
+                Setup::MissingIntermediate => pki.missing_intermediate(&[*host]),
+                _ => pki.leaf(&[*host]),
             };
             let site = WebSite::start_on_ports(&leaf, ips[i], http_port, https_port)?;
             let https_url = format!("https://{host}:{https_port}/");

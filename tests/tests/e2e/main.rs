@@ -9,6 +9,7 @@
 //! - `tls_protocols`: versions, suites, order (rustls sites, `openssl s_server`, hello peers);
 //! - `hostile`: peers that stall, babble, oversize or truncate: clear errors, no hang;
 //! - `cli`: targets files, JSON Lines, exit statuses and usage errors;
+//! - `demo`: the README's run command, `canhgac-demo`, end to end (province, agent, SIGTERM);
 //! - `dns`: records, mail, DNSSEC against a real DNS server on loopback;
 //! - `domain`: RDAP and WHOIS against loopback registries;
 //! - `http`: redirects, headers, cookies, exposures, content against real HTTP servers;
@@ -30,6 +31,7 @@
 mod agent;
 mod agent_daemon;
 mod cli;
+mod demo;
 mod dns;
 mod domain;
 mod hostile;
