@@ -15,6 +15,7 @@
 //! In-process servers share one background runtime and stop when their handle is dropped.
 
 mod background;
+pub mod browser;
 pub mod demo;
 pub mod dns_server;
 pub mod hostile;
