@@ -32,7 +32,9 @@ use crate::store::{Batch, Op, Store, StoreError, StoreStats, Table};
 /// Records read per scan while building.
 const CHUNK: usize = 4096;
 
-/// The latest evaluation of a system, as far as lists need it.
+/// The latest evaluation of a system, as far as lists and the dashboard need it. Only the
+/// first four fields are serialized (the `compliance` of `GET /api/v1/systems` items); the
+/// others serve the dashboard's figures (`crate::web`), so that it never decodes summaries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GradeSummary {
     /// `A` to `F`.
@@ -43,6 +45,18 @@ pub struct GradeSummary {
     pub report: String,
     /// When that scan started.
     pub scanned_at: Timestamp,
+    /// The level evaluated against (for the freshness window).
+    #[serde(skip)]
+    pub level: u8,
+    /// The rules that failed, as evaluated at ingestion (before waivers).
+    #[serde(skip)]
+    pub failing: Vec<String>,
+    /// The certificate's whole days left at the scan, from the evidence of `tls.cert_expiry`.
+    #[serde(skip)]
+    pub cert_days_left: Option<i64>,
+    /// The domain registration's whole days left at the scan, from that of `domain.expiry`.
+    #[serde(skip)]
+    pub domain_days_left: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +70,33 @@ struct RawCompliance {
 struct RawEvaluation {
     grade: String,
     score: u32,
+    #[serde(default)]
+    level: u8,
+    #[serde(default)]
+    results: Vec<RawResult>,
+}
+
+/// A rule's result, as far as [`GradeSummary`] keeps it.
+#[derive(Deserialize)]
+struct RawResult {
+    rule: String,
+    status: canhgac_policies::pack::Status,
+    #[serde(default)]
+    evidence: String,
+}
+
+impl RawResult {
+    /// The number an `at_least` rule observed: its evidence reads `/path = 12 (minimum 30)`.
+    fn observed(&self) -> Option<i64> {
+        use canhgac_policies::pack::Status;
+        if !matches!(self.status, Status::Pass | Status::Fail | Status::Warn) {
+            return None;
+        }
+        let (_, value) = self.evidence.split_once(" = ")?;
+        let n: f64 = value.split_whitespace().next()?.parse().ok()?;
+        // Whole days, as the report counts them.
+        n.is_finite().then(|| n.floor() as i64)
+    }
 }
 
 /// A pre-order interval: `a` is within `b` when `b.0 <= a.0 && a.1 <= b.1`.
@@ -748,11 +789,31 @@ impl IndexData {
 }
 
 fn grade_of(raw: RawCompliance) -> GradeSummary {
+    let observed = |rule: &str| {
+        raw.evaluation
+            .results
+            .iter()
+            .find(|r| r.rule == rule)
+            .and_then(RawResult::observed)
+    };
+    let cert_days_left = observed("tls.cert_expiry");
+    let domain_days_left = observed("domain.expiry");
+    let failing = raw
+        .evaluation
+        .results
+        .iter()
+        .filter(|r| r.status == canhgac_policies::pack::Status::Fail)
+        .map(|r| r.rule.clone())
+        .collect();
     GradeSummary {
         grade: raw.evaluation.grade,
         score: raw.evaluation.score,
         report: raw.report,
         scanned_at: raw.scanned_at,
+        level: raw.evaluation.level,
+        failing,
+        cert_days_left,
+        domain_days_left,
     }
 }
 
@@ -1088,6 +1149,42 @@ mod tests {
             live.systems[&systems[1].id].unit_span,
             live.agencies.span(office.id)
         );
+    }
+
+    #[test]
+    fn grade_summaries_keep_failures_and_days_left() {
+        use canhgac_policies::pack::{Pack, evaluate_value};
+        let pack = Pack::decree85();
+        let summary = |report: serde_json::Value| {
+            let stored = serde_json::json!({"system": "s", "report": "r1", "target": "a.gov.vn:443",
+                "scanned_at": "2026-11-20T02:00:00Z", "evaluated_at": "2026-11-20T02:00:01Z",
+                "evaluation": evaluate_value(&pack, &report, 3)});
+            grade_of(serde_json::from_value(stored).unwrap())
+        };
+        let g = summary(serde_json::json!({
+            "target": {"host": "a.gov.vn", "port": 443},
+            "tls": {"reachable": true, "certificate": {"days_left": 12, "key_bits": 2048, "key_type": "RSA"}},
+            "domain": {"name": "a.gov.vn", "gov_vn": true, "expires_in_days": -3},
+            "content": {"gambling_spam": false, "defacement": true}
+        }));
+        assert_eq!(g.level, 3);
+        assert_eq!((g.cert_days_left, g.domain_days_left), (Some(12), Some(-3)));
+        for rule in ["tls.cert_expiry", "domain.expiry", "content.defacement"] {
+            assert!(
+                g.failing.iter().any(|r| r == rule),
+                "{rule}: {:?}",
+                g.failing
+            );
+        }
+        assert!(!g.failing.iter().any(|r| r == "content.gambling_spam"));
+        // Nothing observed, no number; the lists' JSON keeps its four fields.
+        let blind =
+            summary(serde_json::json!({"target": {"host": "a.gov.vn", "port": 443}, "tls": null}));
+        assert_eq!((blind.cert_days_left, blind.domain_days_left), (None, None));
+        let listed = serde_json::to_value(&g).unwrap();
+        let mut keys: Vec<&String> = listed.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["grade", "report", "scanned_at", "score"]);
     }
 
     #[test]

@@ -26,5 +26,6 @@ pub mod sessions;
 pub mod store;
 pub mod transport;
 pub mod waivers;
+pub mod web;
 pub mod weekly;
 pub mod workflow;

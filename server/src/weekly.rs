@@ -23,20 +23,26 @@
 //!
 //! A dossier without any audit event (imported from before canhgac) counts in its current
 //! state from the day of its last change (`updated_at`, Vietnam time).
+//!
+//! Two ways to the same figures: [`weekly_figures`] from every dossier and every event (the
+//! command line on a stopped store), and [`weekly_figures_current`] from the dossiers as the
+//! read index holds them plus the trails of only those changed since the week before (the
+//! API and the dashboard, in milliseconds at province scale).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use jiff::ToSpan;
 use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use canhgac_policies::calendar::CalendarRules;
+use canhgac_policies::calendar::{CalendarRules, add_working_days};
 
+use crate::index::{self, IndexData};
 use crate::model::{
     Agency, AgencyId, AgencyTree, Deadline, Dossier, DossierId, DossierState, System, SystemId,
     format_date_vi,
 };
-use crate::workflow::{AuditEvent, overdue_at, state_on};
+use crate::workflow::{AuditEvent, state_on};
 
 /// Dossiers awaiting supplementation from one unit and its sub-agencies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,13 +113,16 @@ pub fn weekly_figures(
     calendar: &CalendarRules,
 ) -> WeeklyFigures {
     let input = Input::new(dossiers, events, systems, agencies, calendar);
-    let mut figures = input.figures(week_end);
     let since = week_end.saturating_sub(7.days());
-    let before = input.figures(since);
+    compared(input.figures(week_end), &input.figures(since))
+}
+
+/// `figures` with their change since `before` (none when nothing had been received then).
+fn compared(mut figures: WeeklyFigures, before: &WeeklyFigures) -> WeeklyFigures {
     if before.dossiers > 0 {
         let delta = |now: u32, then: u32| i64::from(now) - i64::from(then);
         figures.change = Some(WeeklyChange {
-            since,
+            since: before.week_end,
             units: delta(figures.units, before.units),
             dossiers: delta(figures.dossiers, before.dossiers),
             approved: delta(figures.approved, before.approved),
@@ -124,6 +133,129 @@ pub fn weekly_figures(
         });
     }
     figures
+}
+
+/// A dossier as the figures of one day see it: its state and the due day of its deadline at
+/// the end of that day (with whether the clock was paused), and the operating unit of its
+/// system (`None`: the system is unknown).
+struct Seen {
+    state: DossierState,
+    due: Option<Date>,
+    paused: bool,
+    unit: Option<AgencyId>,
+}
+
+impl Seen {
+    fn new(state: DossierState, deadline: Option<&Deadline>, unit: Option<AgencyId>) -> Seen {
+        Seen {
+            state,
+            due: deadline.map(|d| d.due),
+            paused: deadline.is_some_and(|d| d.paused_since.is_some()),
+            unit,
+        }
+    }
+}
+
+/// The figures of `day` over the dossiers as they stood then (see the module documentation).
+fn tally(
+    day: Date,
+    dossiers: impl Iterator<Item = Seen>,
+    tree: &AgencyTree,
+    calendar: &CalendarRules,
+) -> WeeklyFigures {
+    let mut figures = WeeklyFigures {
+        week_end: day,
+        units: 0,
+        dossiers: 0,
+        approved: 0,
+        awaiting_approval: 0,
+        needs_supplement: 0,
+        overdue: 0,
+        rejected: 0,
+        needs_supplement_by_agency: Vec::new(),
+        change: None,
+    };
+    let mut units: HashSet<AgencyId> = HashSet::new();
+    let mut groups: BTreeMap<Option<AgencyId>, AgencyCount> = BTreeMap::new();
+    let mut late_by_due: HashMap<Date, bool> = HashMap::new();
+    let mut top_of: HashMap<AgencyId, Option<&Agency>> = HashMap::new();
+    for Seen {
+        state,
+        due,
+        paused,
+        unit,
+    } in dossiers
+    {
+        if matches!(state, DossierState::Draft | DossierState::Withdrawn) {
+            continue;
+        }
+        figures.dossiers += 1;
+        units.extend(unit);
+        match state {
+            DossierState::Approved => figures.approved += 1,
+            DossierState::Rejected => figures.rejected += 1,
+            DossierState::NeedsSupplement => {
+                figures.needs_supplement += 1;
+                let top = unit.and_then(|u| *top_of.entry(u).or_insert_with(|| tree.top_unit(u)));
+                let group = groups
+                    .entry(top.map(|a| a.id))
+                    .or_insert_with(|| AgencyCount {
+                        agency_id: top.map(|a| a.id),
+                        agency: top.map_or_else(
+                            || "(đơn vị không xác định)".to_owned(),
+                            |a| a.name.clone(),
+                        ),
+                        count: 0,
+                        from_sub_units: 0,
+                    });
+                group.count += 1;
+                if top.is_some_and(|t| Some(t.id) != unit) {
+                    group.from_sub_units += 1;
+                }
+            }
+            _ => {
+                figures.awaiting_approval += 1;
+                // `overdue_at`: only a running clock with the authority is late, and its
+                // lateness depends on its due day alone, which many dossiers share: decided
+                // once per due day, without counting every working day.
+                let late = match due {
+                    Some(due) if state.is_with_authority() && !paused => *late_by_due
+                        .entry(due)
+                        .or_insert_with(|| running_late(due, day, calendar)),
+                    _ => false,
+                };
+                if late {
+                    figures.overdue += 1;
+                }
+            }
+        }
+    }
+    figures.units = u32::try_from(units.len()).unwrap_or(u32::MAX);
+    let mut groups: Vec<AgencyCount> = groups.into_values().collect();
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.agency.cmp(&b.agency)));
+    figures.needs_supplement_by_agency = groups;
+    figures
+}
+
+/// Whether a running deadline due on `due` is overdue at the end of `day`: what
+/// `overdue_at(..).is_some()` says (some working day after `due` has come by `day`), found
+/// from the first working day after `due` rather than by counting all of them, which over a
+/// long-overdue dossier means walking hundreds of days of the holiday calendar.
+fn running_late(due: Date, day: Date, calendar: &CalendarRules) -> bool {
+    day > due && add_working_days(calendar, due, 1) <= day
+}
+
+/// The day of a moment in Vietnam (UTC+7), the day dossiers change on.
+fn vietnam_day(at: Timestamp) -> Date {
+    jiff::tz::offset(7).to_datetime(at).date()
+}
+
+/// The first moment after `day` in Vietnam: a change before it happened on or before `day`.
+fn end_of(day: Date) -> Timestamp {
+    day.tomorrow()
+        .ok()
+        .and_then(|next| jiff::tz::offset(7).to_timestamp(next.at(0, 0, 0, 0)).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// The inputs, indexed.
@@ -143,13 +275,9 @@ impl<'a> Input<'a> {
         agencies: &[Agency],
         calendar: &'a CalendarRules,
     ) -> Input<'a> {
-        let mut by_dossier: BTreeMap<DossierId, Vec<&AuditEvent>> = BTreeMap::new();
-        for event in events {
-            by_dossier.entry(event.dossier).or_default().push(event);
-        }
         Input {
             dossiers,
-            events: by_dossier,
+            events: by_dossier(events),
             systems: systems.iter().map(|s| (s.id, s)).collect(),
             tree: AgencyTree::new(agencies),
             calendar,
@@ -164,74 +292,121 @@ impl<'a> Input<'a> {
     ) -> Option<(DossierState, Option<&'a Deadline>)> {
         match self.events.get(&dossier.id) {
             Some(events) => state_on(events.iter().copied(), day),
-            None => {
-                let changed = jiff::tz::offset(7).to_datetime(dossier.updated_at).date();
-                (changed <= day).then_some((dossier.state, dossier.deadline.as_ref()))
-            }
+            None => (vietnam_day(dossier.updated_at) <= day)
+                .then_some((dossier.state, dossier.deadline.as_ref())),
         }
     }
 
     fn figures(&self, day: Date) -> WeeklyFigures {
-        let mut figures = WeeklyFigures {
-            week_end: day,
-            units: 0,
-            dossiers: 0,
-            approved: 0,
-            awaiting_approval: 0,
-            needs_supplement: 0,
-            overdue: 0,
-            rejected: 0,
-            needs_supplement_by_agency: Vec::new(),
-            change: None,
-        };
-        let mut units: BTreeSet<AgencyId> = BTreeSet::new();
-        let mut groups: BTreeMap<Option<AgencyId>, AgencyCount> = BTreeMap::new();
-        for dossier in self.dossiers {
-            let Some((state, deadline)) = self.state_on(dossier, day) else {
-                continue;
-            };
-            if matches!(state, DossierState::Draft | DossierState::Withdrawn) {
-                continue;
-            }
-            figures.dossiers += 1;
+        let seen = self.dossiers.iter().filter_map(|dossier| {
+            let (state, deadline) = self.state_on(dossier, day)?;
             let unit = self.systems.get(&dossier.system).map(|s| s.operating_unit);
-            units.extend(unit);
-            match state {
-                DossierState::Approved => figures.approved += 1,
-                DossierState::Rejected => figures.rejected += 1,
-                DossierState::NeedsSupplement => {
-                    figures.needs_supplement += 1;
-                    let top = unit.and_then(|u| self.tree.top_unit(u));
-                    let group = groups
-                        .entry(top.map(|a| a.id))
-                        .or_insert_with(|| AgencyCount {
-                            agency_id: top.map(|a| a.id),
-                            agency: top.map_or_else(
-                                || "(đơn vị không xác định)".to_owned(),
-                                |a| a.name.clone(),
-                            ),
-                            count: 0,
-                            from_sub_units: 0,
-                        });
-                    group.count += 1;
-                    if top.is_some_and(|t| Some(t.id) != unit) {
-                        group.from_sub_units += 1;
-                    }
-                }
-                _ => {
-                    figures.awaiting_approval += 1;
-                    if overdue_at(state, deadline, day, self.calendar).is_some() {
-                        figures.overdue += 1;
-                    }
-                }
-            }
-        }
-        figures.units = u32::try_from(units.len()).unwrap_or(u32::MAX);
-        let mut groups: Vec<AgencyCount> = groups.into_values().collect();
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.agency.cmp(&b.agency)));
-        figures.needs_supplement_by_agency = groups;
-        figures
+            Some(Seen::new(state, deadline, unit))
+        });
+        tally(day, seen, &self.tree, self.calendar)
     }
+}
+
+fn by_dossier(events: &[AuditEvent]) -> BTreeMap<DossierId, Vec<&AuditEvent>> {
+    let mut by_dossier: BTreeMap<DossierId, Vec<&AuditEvent>> = BTreeMap::new();
+    for event in events {
+        by_dossier.entry(event.dossier).or_default().push(event);
+    }
+    by_dossier
+}
+
+/// A dossier as it stands now, as the read index holds it (`crate::index`): the input of
+/// [`weekly_figures_current`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentDossier {
+    /// Id.
+    pub id: DossierId,
+    /// Its state now.
+    pub state: DossierState,
+    /// The last day of its deadline now.
+    pub due: Option<Date>,
+    /// Whether that deadline's clock is paused.
+    pub paused: bool,
+    /// The operating unit of its system (`None`: the system is unknown).
+    pub unit: Option<AgencyId>,
+    /// When it last changed.
+    pub changed_at: Timestamp,
+}
+
+/// The dossiers of the read index, those of the systems within `within` (an agency and its
+/// sub-agencies, as owner or operating unit) or, for `None`, every dossier (those of unknown
+/// systems included, as [`weekly_figures`] counts them).
+pub fn current_dossiers(data: &IndexData, within: Option<AgencyId>) -> Vec<CurrentDossier> {
+    let span = within.map(|a| data.agencies.span(a));
+    data.dossier_rows
+        .iter()
+        .filter(|row| match span {
+            None => true,
+            Some(None) => false,
+            Some(Some(span)) => {
+                row.system_known
+                    && (index::within(row.owner_span, span) || index::within(row.unit_span, span))
+            }
+        })
+        .map(|row| CurrentDossier {
+            id: row.id,
+            state: row.state,
+            due: row.due,
+            paused: row.paused,
+            unit: data
+                .systems
+                .get(&row.system)
+                .map(|e| e.system.operating_unit),
+            changed_at: row.updated_at,
+        })
+        .collect()
+}
+
+/// The dossiers whose audit trail [`weekly_figures_current`] needs for `week_end`: those that
+/// changed after the end of the week before (usually few: the others stand as they stood).
+pub fn trails_needed(dossiers: &[CurrentDossier], week_end: Date) -> BTreeSet<DossierId> {
+    let after = end_of(week_end.saturating_sub(7.days()));
+    dossiers
+        .iter()
+        .filter(|d| d.changed_at >= after)
+        .map(|d| d.id)
+        .collect()
+}
+
+/// The figures of [`weekly_figures`] from the dossiers as they stand now and the audit trails
+/// of those named by [`trails_needed`] (`trails` may hold more events; they are ignored).
+///
+/// The same figures, without reading every trail: a dossier and the event of each of its
+/// changes are written in one batch, the event dated the day of the change. So a dossier that
+/// did not change after `day` stands at the end of `day` as it stands now (its last event's
+/// state and deadline are its own), and one without a trail counts from the day it last
+/// changed in both. Only a dossier that changed after `day` is read from its trail.
+pub fn weekly_figures_current(
+    dossiers: &[CurrentDossier],
+    trails: &[AuditEvent],
+    tree: &AgencyTree,
+    week_end: Date,
+    calendar: &CalendarRules,
+) -> WeeklyFigures {
+    let trails = by_dossier(trails);
+    let figures = |day: Date| {
+        let end = end_of(day);
+        let seen = dossiers.iter().filter_map(|d| {
+            if d.changed_at < end {
+                return Some(Seen {
+                    state: d.state,
+                    due: d.due,
+                    paused: d.paused,
+                    unit: d.unit,
+                });
+            }
+            let (state, deadline) = state_on(trails.get(&d.id)?.iter().copied(), day)?;
+            Some(Seen::new(state, deadline, d.unit))
+        });
+        tally(day, seen, tree, calendar)
+    };
+    let since = week_end.saturating_sub(7.days());
+    compared(figures(week_end), &figures(since))
 }
 
 /// A count as administrative letters write it: "05" below ten, "1.234" with dots for thousands.
@@ -687,6 +862,148 @@ mod tests {
             (second_week.approved, second_week.awaiting_approval),
             (1, -1)
         );
+    }
+
+    /// Puts the records of `data` in a store and loads its read index, leaving out `skip`.
+    fn indexed(data: &Dataset, skip: Option<SystemId>) -> IndexData {
+        use crate::repo::json;
+        use crate::store::{Batch, MemoryStore, Store, Table};
+        let store = MemoryStore::new();
+        let mut batch = Batch::new();
+        for a in &data.agencies {
+            batch = batch.put(Table::Agencies, a.id.to_string(), json(a));
+        }
+        for s in data.systems.iter().filter(|s| Some(s.id) != skip) {
+            batch = batch.put(Table::Systems, s.id.to_string(), json(s));
+        }
+        for d in &data.dossiers {
+            batch = batch.put(Table::Dossiers, d.id.to_string(), json(d));
+        }
+        store.apply(batch).unwrap();
+        IndexData::load(&store).unwrap()
+    }
+
+    #[test]
+    fn the_figures_from_the_read_index_equal_those_from_every_trail() {
+        let data = dataset();
+        let calendar = CalendarRules::decree85_default();
+        let tree = AgencyTree::new(&data.agencies);
+        let named = |name: &str| data.agencies.iter().find(|a| a.name == name).unwrap().id;
+        let scopes = [
+            None,
+            Some(named("UBND tỉnh Hải Dương")),
+            Some(named("UBND huyện Kim Thành")),
+            Some(named("Sở Tư pháp")),
+            Some(named("Sở Khoa học và Công nghệ")),
+        ];
+        // Every system known, then one system missing (its dossier counts without a unit).
+        for skip in [None, Some(data.dossiers[1].system)] {
+            let index = indexed(&data, skip);
+            let known: Vec<System> = data
+                .systems
+                .iter()
+                .filter(|s| Some(s.id) != skip)
+                .cloned()
+                .collect();
+            let mut day = date(2025, 11, 20);
+            while day <= date(2026, 4, 3) {
+                for within in scopes {
+                    let current = current_dossiers(&index, within);
+                    let needed = trails_needed(&current, day);
+                    let trails: Vec<AuditEvent> = data
+                        .events
+                        .iter()
+                        .filter(|e| needed.contains(&e.dossier))
+                        .cloned()
+                        .collect();
+                    let fast = weekly_figures_current(&current, &trails, &tree, day, &calendar);
+                    // The reference: every record and every trail, as `report weekly` reads
+                    // them, restricted to the systems in scope.
+                    let systems: Vec<System> = known
+                        .iter()
+                        .filter(|s| {
+                            within.is_none_or(|a| {
+                                tree.is_within(s.operating_unit, a)
+                                    || tree.is_within(s.owner_agency, a)
+                            })
+                        })
+                        .cloned()
+                        .collect();
+                    let ids: BTreeSet<SystemId> = systems.iter().map(|s| s.id).collect();
+                    let dossiers: Vec<Dossier> = data
+                        .dossiers
+                        .iter()
+                        .filter(|d| within.is_none() || ids.contains(&d.system))
+                        .cloned()
+                        .collect();
+                    let full = weekly_figures(
+                        &dossiers,
+                        &data.events,
+                        &systems,
+                        &data.agencies,
+                        day,
+                        &calendar,
+                    );
+                    assert_eq!(fast, full, "{day}, scope {within:?}, without {skip:?}");
+                }
+                day = day.tomorrow().unwrap();
+            }
+        }
+        // Only what changed in the last week needs its trail; a quiet week needs none.
+        let current = current_dossiers(&indexed(&data, None), None);
+        assert_eq!(current.len(), data.dossiers.len());
+        assert_eq!(trails_needed(&current, date(2026, 3, 13)).len(), 4);
+        assert!(trails_needed(&current, date(2026, 3, 27)).is_empty());
+        // An agency unknown to the index sees nothing.
+        let stranger = agency(99, "Sở không có", None).id;
+        assert!(current_dossiers(&indexed(&data, None), Some(stranger)).is_empty());
+    }
+
+    #[test]
+    fn lateness_by_the_first_working_day_is_the_workflows() {
+        use canhgac_policies::pack::workflow::DayCount;
+
+        use crate::model::DeadlineStage;
+        use crate::workflow::overdue_at;
+        let calendar = CalendarRules::decree85_default();
+        // Due days around Tết 2026, weekends and National Day, each checked against the days
+        // that follow it.
+        let mut due = date(2026, 1, 20);
+        while due <= date(2026, 9, 10) {
+            let deadline = Deadline {
+                stage: DeadlineStage::Appraisal,
+                count: DayCount::WorkingDays,
+                due,
+                paused_since: None,
+                days_left: None,
+            };
+            for ahead in -3..40 {
+                let day = due.saturating_add(ahead.days());
+                assert_eq!(
+                    running_late(due, day, &calendar),
+                    overdue_at(
+                        DossierState::UnderAppraisal,
+                        Some(&deadline),
+                        day,
+                        &calendar
+                    )
+                    .is_some(),
+                    "due {due}, day {day}"
+                );
+            }
+            due = due.saturating_add(3.days());
+        }
+        // The day after Friday 13/02/2026 is Tết: not late until Monday 23/02.
+        assert!(!running_late(
+            date(2026, 2, 13),
+            date(2026, 2, 22),
+            &calendar
+        ));
+        assert!(running_late(
+            date(2026, 2, 13),
+            date(2026, 2, 23),
+            &calendar
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!
 //! [`check_upload`] is the ingestion scope of agent accounts (`POST /api/v1/reports`).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::Json;
@@ -28,7 +29,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, PEOPLE, Principal, blocking};
-use crate::agents::{self, AgentError, AgentId, Health, Schedule, ScheduleChange};
+use crate::agents::{self, Agent, AgentError, AgentId, Health, Schedule, ScheduleChange};
+use crate::index::IndexData;
 use crate::model::{AgencyId, Role, SystemId};
 use crate::store::StoreError;
 use crate::transport::ClientInfo;
@@ -286,6 +288,15 @@ pub async fn checkin(
     Ok(Json(answer))
 }
 
+/// The agents among `all` that `principal` may see (staff: every one; agency officers: those
+/// of their agency's subtree).
+pub(crate) fn seen_by(principal: &Principal, data: &IndexData, all: Vec<Agent>) -> Vec<Agent> {
+    let tree = data.agencies.tree();
+    all.into_iter()
+        .filter(|a| super::inventory::sees(principal, &tree, a.agency))
+        .collect()
+}
+
 /// The agents the caller may see (officers: their agency subtree).
 fn visible(
     store: &dyn crate::store::Store,
@@ -298,13 +309,62 @@ fn visible(
         None => agents::list_agents(store)?,
     };
     let data = index.read(store)?;
-    let tree = data.agencies.tree();
     let now = crate::clock::now();
-    Ok(all
+    Ok(seen_by(principal, &data, all)
         .iter()
-        .filter(|a| super::inventory::sees(principal, &tree, a.agency))
         .map(|a| agents::view(a, &data, now, only.is_some()))
         .collect())
+}
+
+/// An agent as the web pages list it: what `GET /api/v1/agents` says of it, typed.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    /// The record.
+    pub agent: Agent,
+    /// Its agency's name (`None`: unknown agency).
+    pub agency_name: Option<String>,
+    /// How many targets it is given (when asked for).
+    pub targets: Option<usize>,
+    /// Whether it is silent now ([`Agent::silent`]).
+    pub silent: bool,
+}
+
+/// The agents the caller may see, in enrollment order (`GET /api/v1/agents`'s rule: people
+/// only; agency officers see those of their agency's subtree), with their number of targets
+/// when `count_targets`.
+pub(crate) async fn listed(
+    state: &AppState,
+    principal: &Principal,
+    count_targets: bool,
+) -> Result<Vec<Listed>, ApiError> {
+    principal.require(PEOPLE)?;
+    let store = state.store.clone();
+    let index = state.index.clone();
+    let principal = principal.clone();
+    blocking(move || {
+        let all = agents::list_agents(store.as_ref())?;
+        let data = index.read(store.as_ref())?;
+        let now = crate::clock::now();
+        // Agents of one agency share their targets: counted once per agency.
+        let mut targets: HashMap<AgencyId, usize> = HashMap::new();
+        Ok(seen_by(&principal, &data, all)
+            .into_iter()
+            .map(|agent| {
+                let n = count_targets.then(|| {
+                    *targets
+                        .entry(agent.agency)
+                        .or_insert_with(|| agents::assigned_targets(&data, agent.agency).len())
+                });
+                Listed {
+                    agency_name: data.agencies.get(agent.agency).map(|a| a.name.clone()),
+                    targets: n,
+                    silent: agent.silent(now),
+                    agent,
+                }
+            })
+            .collect())
+    })
+    .await
 }
 
 /// `GET /api/v1/agents` (people; officers: their subtree).

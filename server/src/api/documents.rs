@@ -23,7 +23,7 @@ use crate::documents::{
 use crate::model::{DocumentId, DocumentRef, Dossier, Role};
 use crate::repo;
 use crate::store::{Batch, Table};
-use crate::workflow::{self, Action, ActionKind, AgencyScope, WorkflowError};
+use crate::workflow::{self, Action, ActionKind, AgencyScope, AuditEvent, WorkflowError};
 
 /// How many times an upload is re-applied when the dossier changed between read and write
 /// (other uploads to the same dossier at the same moment), with a short random pause between.
@@ -90,16 +90,22 @@ fn upload_refused(e: WorkflowError) -> ApiError {
 }
 
 /// The fields of an upload.
-struct Upload {
-    kind: String,
-    file_name: String,
-    bytes: Vec<u8>,
+pub(crate) struct Upload {
+    /// The document kind, e.g. `overview_report`.
+    pub(crate) kind: String,
+    /// The file name as sent (cleaned).
+    pub(crate) file_name: String,
+    /// The content.
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// Reads `kind` and `file` (at most `limit` bytes of file). An oversized file is read to the
 /// end of the request body limit and dropped, so the client reads the 413 rather than a
 /// connection reset.
-async fn read_upload(mut multipart: Multipart, limit: usize) -> Result<Upload, ApiError> {
+pub(crate) async fn read_upload(
+    mut multipart: Multipart,
+    limit: usize,
+) -> Result<Upload, ApiError> {
     let mut kind: Option<String> = None;
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -216,33 +222,59 @@ fn may_upload(
     Ok(kind)
 }
 
-/// `POST /api/v1/dossiers/{id}/documents`: `multipart/form-data` with `kind` (e.g.
-/// `overview_report`) and `file`. The agency's officers add the dossier's documents while it is
-/// a draft, and the answers of the open supplementation round while it awaits them; appraisers
-/// attach files to that open request (its signed letter, annotated pages). 201 with the
-/// document, the dossier and the audit event; `deduplicated` says whether the same content was
-/// already stored.
-pub async fn upload(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// Where an upload goes, checked before its body is read: the dossier as read, its scope,
+/// and whether the file is the agency's document or the appraiser's attachment.
+pub(crate) struct UploadTarget {
+    dossier: Dossier,
+    scope: AgencyScope,
+    kind: ActionKind,
+}
+
+/// Checks that `principal` may upload to dossier `id` now (404 outside their scope; 403 for
+/// the role; 409 in a state that takes no document), before the body is read.
+pub(crate) async fn upload_target(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<UploadTarget, ApiError> {
     principal.require(PEOPLE)?;
-    let (dossier, system, tree) = visible_dossier(&state, &principal, &id).await?;
+    let (dossier, system, tree) = visible_dossier(state, principal, id).await?;
     let scope = AgencyScope::for_system(&system, &tree);
-    let kind = may_upload(&dossier, &principal, &scope)?;
-    let multipart = multipart.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_multipart",
-            format!(
-                "cần gửi multipart/form-data với các trường kind và file (send multipart/form-data with kind and file: {})",
-                e.body_text()
-            ),
-        )
-    })?;
-    let upload = read_upload(multipart, state.max_document_bytes).await?;
+    let kind = may_upload(&dossier, principal, &scope)?;
+    Ok(UploadTarget {
+        dossier,
+        scope,
+        kind,
+    })
+}
+
+/// A stored upload.
+pub(crate) struct Stored {
+    /// The document's record.
+    pub(crate) document: DocumentRef,
+    /// Whether the same content was already stored.
+    pub(crate) deduplicated: bool,
+    /// The dossier after it.
+    pub(crate) dossier: Dossier,
+    /// Its audit event.
+    pub(crate) event: AuditEvent,
+}
+
+/// Stores `upload` to the dossier of `target`: the content once per SHA-256, the record on
+/// the dossier (or the open round) and its audit event, in one batch; retried when the
+/// dossier changed meanwhile.
+pub(crate) async fn store_upload(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    target: UploadTarget,
+    upload: Upload,
+) -> Result<Stored, ApiError> {
+    let UploadTarget {
+        mut dossier,
+        scope,
+        kind,
+    } = target;
     let now = Timestamp::now();
     let sha256 = sha256_hex(&upload.bytes);
     let document = DocumentRef {
@@ -258,12 +290,11 @@ pub async fn upload(
         .map_err(|e| invalid_document(e.to_string()))?;
     let content = std::sync::Arc::new(upload.bytes);
     let user = principal.account.user();
-    let mut dossier = dossier;
     for attempt in 0..RETRIES {
         if attempt > 0 {
             let pause = rand::random_range(1..=5) * attempt.min(8);
             tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            let (again, _, _) = visible_dossier(&state, &principal, &id).await?;
+            let (again, _, _) = visible_dossier(state, principal, id).await?;
             dossier = again;
         }
         let (next, event) = workflow::apply(
@@ -312,16 +343,12 @@ pub async fn upload(
         match outcome {
             Ok(deduplicated) => {
                 tracing::info!(dossier = %next.id, document = %document.id, sha256 = %sha256, size = document.size, deduplicated, "document stored");
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(json!({
-                        "document": document,
-                        "deduplicated": deduplicated,
-                        "dossier": next,
-                        "state_vi": next.state.label_vi(),
-                        "event": event,
-                    })),
-                ));
+                return Ok(Stored {
+                    document,
+                    deduplicated,
+                    dossier: next,
+                    event,
+                });
             }
             Err(e) if e.code() == "conflict" => continue,
             Err(e) => return Err(e),
@@ -329,6 +356,43 @@ pub async fn upload(
     }
     Err(ApiError::conflict(
         "hồ sơ đang được thay đổi liên tục, hãy thử lại (the dossier kept changing meanwhile: try again)",
+    ))
+}
+
+/// `POST /api/v1/dossiers/{id}/documents`: `multipart/form-data` with `kind` (e.g.
+/// `overview_report`) and `file`. The agency's officers add the dossier's documents while it is
+/// a draft, and the answers of the open supplementation round while it awaits them; appraisers
+/// attach files to that open request (its signed letter, annotated pages). 201 with the
+/// document, the dossier and the audit event; `deduplicated` says whether the same content was
+/// already stored.
+pub async fn upload(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let target = upload_target(&state, &principal, &id).await?;
+    let multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_multipart",
+            format!(
+                "cần gửi multipart/form-data với các trường kind và file (send multipart/form-data with kind and file: {})",
+                e.body_text()
+            ),
+        )
+    })?;
+    let upload = read_upload(multipart, state.max_document_bytes).await?;
+    let stored = store_upload(&state, &principal, &id, target, upload).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "document": stored.document,
+            "deduplicated": stored.deduplicated,
+            "dossier": stored.dossier,
+            "state_vi": stored.dossier.state.label_vi(),
+            "event": stored.event,
+        })),
     ))
 }
 

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::inventory::{sees_system, visible_system};
 use super::{ApiError, AppState, PEOPLE, Principal, blocking};
-use crate::model::{Dossier, DossierId, Level, System};
+use crate::model::{Dossier, DossierId, Level, System, User};
 use crate::repo;
 use crate::store::{Batch, Table};
-use crate::workflow::{self, Action, AgencyScope, AuditEvent, WorkflowError};
+use crate::workflow::{self, Action, ActionKind, AgencyScope, AuditEvent, WorkflowError};
 
 /// Today in Vietnam (UTC+7 all year: no daylight saving time).
 pub(super) fn today(now: Timestamp) -> jiff::civil::Date {
@@ -44,7 +44,8 @@ pub(super) fn event_key(e: &AuditEvent) -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDossier {
-    level: Level,
+    /// The proposed level.
+    pub(crate) level: Level,
 }
 
 /// `POST /api/v1/systems/{id}/dossiers` (agency officer in scope, administrator).
@@ -110,6 +111,37 @@ pub(super) async fn visible_dossier(
     Ok((dossier, system, tree))
 }
 
+/// A dossier as its reader may see it: the dossier, its system and agency tree, and the
+/// actions the reader may take now (shared by the API's `GET` and the web page).
+pub(crate) struct DossierView {
+    /// The dossier.
+    pub(crate) dossier: Dossier,
+    /// Its system.
+    pub(crate) system: System,
+    /// The agency tree the scope was computed from.
+    pub(crate) tree: std::sync::Arc<crate::model::AgencyTree>,
+    /// What the reader may do now (`workflow::available_actions`).
+    pub(crate) actions: Vec<ActionKind>,
+}
+
+/// The dossier `id` for `principal` (people, within scope; 404 outside it).
+pub(crate) async fn view(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<DossierView, ApiError> {
+    principal.require(PEOPLE)?;
+    let (dossier, system, tree) = visible_dossier(state, principal, id).await?;
+    let scope = AgencyScope::for_system(&system, &tree);
+    let actions = workflow::available_actions(&dossier, &principal.account.user(), &scope);
+    Ok(DossierView {
+        dossier,
+        system,
+        tree,
+        actions,
+    })
+}
+
 /// `GET /api/v1/dossiers/{id}` (people, within scope): the dossier and the actions the caller
 /// may take now.
 pub async fn get(
@@ -117,16 +149,28 @@ pub async fn get(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(PEOPLE)?;
-    let (dossier, system, tree) = visible_dossier(&state, &principal, &id).await?;
-    let scope = AgencyScope::for_system(&system, &tree);
-    let actions = workflow::available_actions(&dossier, &principal.account.user(), &scope);
+    let DossierView {
+        dossier,
+        system,
+        actions,
+        ..
+    } = view(&state, &principal, &id).await?;
     Ok(Json(json!({
         "dossier": dossier,
         "state_vi": dossier.state.label_vi(),
         "system": {"id": system.id, "name": system.name},
         "available_actions": actions,
     })))
+}
+
+/// The audit trail of a dossier already checked visible, oldest first.
+pub(crate) async fn trail(
+    state: &AppState,
+    dossier: DossierId,
+) -> Result<Vec<AuditEvent>, ApiError> {
+    let store = state.store.clone();
+    let prefix = format!("{dossier}/");
+    blocking(move || repo::list::<AuditEvent>(store.as_ref(), Table::Events, &prefix, 10_000)).await
 }
 
 /// `GET /api/v1/dossiers/{id}/events` (people, within scope): the audit trail, oldest first.
@@ -137,12 +181,23 @@ pub async fn events(
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     principal.require(PEOPLE)?;
     let (dossier, _, _) = visible_dossier(&state, &principal, &id).await?;
+    Ok(Json(trail(&state, dossier.id).await?))
+}
+
+/// The people an audit trail names, by user id, and the appraisers one may assign: every
+/// account as the workflow sees it (no password hash), with whether it is disabled. A
+/// province has hundreds of accounts, not millions: one scan of the users table.
+pub(crate) async fn people(state: &AppState) -> Result<Vec<(User, bool)>, ApiError> {
     let store = state.store.clone();
-    let prefix = format!("{}/", dossier.id);
-    let events =
-        blocking(move || repo::list::<AuditEvent>(store.as_ref(), Table::Events, &prefix, 10_000))
-            .await?;
-    Ok(Json(events))
+    blocking(move || {
+        let accounts =
+            repo::list::<crate::auth::Account>(store.as_ref(), Table::Users, "", usize::MAX)?;
+        Ok(accounts
+            .into_iter()
+            .map(|a| (a.user(), a.disabled))
+            .collect())
+    })
+    .await
 }
 
 /// Reads an action from a client's JSON. Document records are refused with a pointer to the

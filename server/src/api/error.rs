@@ -68,7 +68,17 @@ impl ApiError {
         )
     }
 
-    /// The stable code.
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message for the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The stable code (`invalid`, `forbidden`, ...).
     pub fn code(&self) -> &'static str {
         self.code
     }

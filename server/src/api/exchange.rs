@@ -10,13 +10,15 @@
 //! - `GET /api/v1/reports/weekly?week_end=&format=json|text|xlsx`: the weekly figures; staff
 //!   get the province's, an agency officer those of their agency and its sub-agencies.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use canhgac_policies::pack::Pack;
+use jiff::civil::Date;
 use serde::Serialize;
 
 use super::inventory::tree;
@@ -25,12 +27,14 @@ use crate::exchange::export::{FILTER_PARAMS, XLSX_TYPE};
 use crate::exchange::import::{AgencyMatch, find_agency};
 use crate::exchange::{
     Actor, ExportFormat, ImportError, ImportOptions, Scope, SystemFilter, export_rows,
-    import_inventory, parse_date, systems_csv, systems_xlsx, today_vn, weekly_scoped, weekly_xlsx,
+    import_inventory, parse_date, systems_csv, systems_xlsx, today_vn, weekly_xlsx,
 };
-use crate::model::{Agency, AgencyId, Role};
+use crate::index::Index;
+use crate::model::{Agency, AgencyId, DossierId, Role};
 use crate::repo;
-use crate::store::{StoreError, Table};
-use crate::weekly::{WeeklyFigures, weekly_text_vi};
+use crate::store::{Store, StoreError, Table};
+use crate::weekly::{self, WeeklyFigures, weekly_text_vi};
+use crate::workflow::AuditEvent;
 
 /// The caller's scope: staff everything, an agency officer their agency's subtree.
 fn scope_of(principal: &Principal) -> Result<Scope, ApiError> {
@@ -273,6 +277,96 @@ pub struct WeeklyAnswer {
     pub text: String,
 }
 
+/// The weekly report of `GET /api/v1/reports/weekly` as of the end of `week_end` (people:
+/// staff get the province's, an agency officer that of their agency and its sub-agencies),
+/// for the API and the web pages alike.
+pub(crate) async fn weekly_report(
+    state: &AppState,
+    principal: &Principal,
+    week_end: Date,
+) -> Result<WeeklyAnswer, ApiError> {
+    principal.require(PEOPLE)?;
+    let scope = scope_of(principal)?;
+    let store = state.store.clone();
+    let index = state.index.clone();
+    let pack = state.pack.clone();
+    let (figures, scope_name) =
+        blocking(move || weekly_indexed(store.as_ref(), &index, &pack, week_end, scope)).await?;
+    let text = weekly_text_vi(&figures);
+    Ok(WeeklyAnswer {
+        figures,
+        scope: match scope {
+            Scope::All => "province".to_owned(),
+            Scope::Within(id) => id.to_string(),
+        },
+        scope_name,
+        text,
+    })
+}
+
+/// The weekly figures over `scope` and the scope's name, from the read index: only the audit
+/// trails of the dossiers changed since the week before are read
+/// (`crate::weekly::weekly_figures_current`, the same figures as
+/// `crate::exchange::weekly_scoped` gives from every record).
+pub(crate) fn weekly_indexed(
+    store: &dyn Store,
+    index: &Index,
+    pack: &Pack,
+    week_end: Date,
+    scope: Scope,
+) -> Result<(WeeklyFigures, String), StoreError> {
+    let within = match scope {
+        Scope::All => None,
+        Scope::Within(id) => Some(id),
+    };
+    let (current, tree, name) = {
+        let data = index.read(store)?;
+        let name = match within {
+            None => "toàn tỉnh".to_owned(),
+            Some(id) => data
+                .agencies
+                .get(id)
+                .map_or_else(|| id.to_string(), |a| a.name.clone()),
+        };
+        (
+            weekly::current_dossiers(&data, within),
+            data.agencies.tree(),
+            name,
+        )
+    };
+    let trails = trails_of(store, &weekly::trails_needed(&current, week_end))?;
+    let figures =
+        weekly::weekly_figures_current(&current, &trails, &tree, week_end, &pack.calendar);
+    Ok((figures, name))
+}
+
+/// The audit events of `dossiers`: one read of each trail, or one pass over every event when
+/// they are many (a week after a large import).
+fn trails_of(
+    store: &dyn Store,
+    dossiers: &BTreeSet<DossierId>,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    const ONE_BY_ONE: usize = 2_000;
+    if dossiers.len() <= ONE_BY_ONE {
+        let mut out = Vec::new();
+        for id in dossiers {
+            out.extend(repo::list::<AuditEvent>(
+                store,
+                Table::Events,
+                &format!("{id}/"),
+                usize::MAX,
+            )?);
+        }
+        return Ok(out);
+    }
+    Ok(
+        repo::list::<AuditEvent>(store, Table::Events, "", usize::MAX)?
+            .into_iter()
+            .filter(|e| dossiers.contains(&e.dossier))
+            .collect(),
+    )
+}
+
 /// `GET /api/v1/reports/weekly` (people): the weekly report as JSON, text or XLSX.
 pub async fn weekly(
     State(state): State<AppState>,
@@ -280,7 +374,7 @@ pub async fn weekly(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     principal.require(PEOPLE)?;
-    let scope = scope_of(&principal)?;
+    scope_of(&principal)?;
     only(&params, &["week_end", "format"])?;
     let week_end = match params
         .get("week_end")
@@ -303,28 +397,15 @@ pub async fn weekly(
             "format phải là json, text hoặc xlsx (format must be json, text or xlsx)",
         ));
     }
-    let store = state.store.clone();
-    let pack = state.pack.clone();
-    let (figures, scope_name) = blocking(move || {
-        let figures = weekly_scoped(store.as_ref(), &pack, week_end, scope)?;
-        let name = match scope {
-            Scope::All => "toàn tỉnh".to_owned(),
-            Scope::Within(id) => {
-                repo::get::<Agency>(store.as_ref(), Table::Agencies, &id.to_string())?
-                    .map_or_else(|| id.to_string(), |a| a.name)
-            }
-        };
-        Ok((figures, name))
-    })
-    .await?;
+    let answer = weekly_report(&state, &principal, week_end).await?;
     match format.as_str() {
         "text" => Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{}\n", weekly_text_vi(&figures)),
+            format!("{}\n", answer.text),
         )
             .into_response()),
         "xlsx" => {
-            let body = weekly_xlsx(&figures, &scope_name).map_err(|e| {
+            let body = weekly_xlsx(&answer.figures, &answer.scope_name).map_err(|e| {
                 tracing::error!(error = %e, "weekly workbook");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -338,18 +419,6 @@ pub async fn weekly(
                 body,
             ))
         }
-        _ => {
-            let text = weekly_text_vi(&figures);
-            Ok(Json(WeeklyAnswer {
-                figures,
-                scope: match scope {
-                    Scope::All => "province".to_owned(),
-                    Scope::Within(id) => id.to_string(),
-                },
-                scope_name,
-                text,
-            })
-            .into_response())
-        }
+        _ => Ok(Json(answer).into_response()),
     }
 }

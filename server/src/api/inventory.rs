@@ -322,8 +322,29 @@ pub async fn get_compliance(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<crate::compliance::ComplianceView>, ApiError> {
+    let (_, view, _) = system_compliance(&state, &principal, &id).await?;
+    let view =
+        view.ok_or_else(|| ApiError::not_found("compliance (no report for this system yet)"))?;
+    Ok(Json(view))
+}
+
+/// A system the caller may see (people only; 404 outside their scope), its compliance as it
+/// reads now (`None`: no report concerns it yet) and every waiver it has (valid or not,
+/// oldest first): what `GET .../compliance` answers, and what the system page shows.
+pub(crate) async fn system_compliance(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<
+    (
+        System,
+        Option<crate::compliance::ComplianceView>,
+        Vec<crate::waivers::Waiver>,
+    ),
+    ApiError,
+> {
     principal.require(PEOPLE)?;
-    let (system, _) = visible_system(&state, &principal, &id).await?;
+    let (system, _) = visible_system(state, principal, id).await?;
     let store = state.store.clone();
     let key = system.id.to_string();
     let (summary, waivers) = blocking(move || {
@@ -333,15 +354,83 @@ pub async fn get_compliance(
         ))
     })
     .await?;
-    let summary =
-        summary.ok_or_else(|| ApiError::not_found("compliance (no report for this system yet)"))?;
-    Ok(Json(crate::compliance::view(
-        &state.pack,
-        &system,
-        &summary,
-        &waivers,
-        crate::clock::now(),
-    )))
+    let view = summary.map(|summary| {
+        crate::compliance::view(
+            &state.pack,
+            &system,
+            &summary,
+            &waivers,
+            crate::clock::now(),
+        )
+    });
+    Ok((system, view, waivers))
+}
+
+/// Why a system's level must be determined again: the edit that raised
+/// `needs_redetermination` (who, when, and the fields it changed among those the level rests
+/// on: `hosting`, `urls`, `category`, `proposed_level`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RedeterminationCause {
+    /// Who edited (login).
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+    /// The fields changed, with their value before and after (as shown to people).
+    pub changes: Vec<(&'static str, String, String)>,
+}
+
+/// The cause of `system.needs_redetermination`, read from the inventory audit trail (the
+/// latest edit that raised the flag); `None` when the flag is down or no such edit is
+/// recorded. Call it only for a system the caller may see.
+pub(crate) fn redetermination_cause(
+    store: &dyn Store,
+    system: &System,
+) -> Result<Option<RedeterminationCause>, StoreError> {
+    if !system.needs_redetermination {
+        return Ok(None);
+    }
+    let events: Vec<crate::changes::InventoryEvent> = repo::list(
+        store,
+        Table::InventoryEvents,
+        &format!("system:{}/", system.id),
+        usize::MAX,
+    )?;
+    Ok(events.iter().rev().find_map(raised_by))
+}
+
+/// The cause, when `event` is an edit that raised `needs_redetermination`.
+fn raised_by(event: &crate::changes::InventoryEvent) -> Option<RedeterminationCause> {
+    if event.action != "system_edited" {
+        return None;
+    }
+    let before: System = serde_json::from_value(event.details.get("before")?.clone()).ok()?;
+    let after: System = serde_json::from_value(event.details.get("after")?.clone()).ok()?;
+    if before.needs_redetermination || !after.needs_redetermination {
+        return None;
+    }
+    let level = |l: Option<Level>| l.map_or_else(|| "—".to_string(), |l| l.get().to_string());
+    let mut changes = Vec::new();
+    if before.hosting.trim() != after.hosting.trim() {
+        changes.push(("hosting", before.hosting.clone(), after.hosting.clone()));
+    }
+    if before.urls != after.urls {
+        changes.push(("urls", before.urls.join(", "), after.urls.join(", ")));
+    }
+    if before.category.trim() != after.category.trim() {
+        changes.push(("category", before.category.clone(), after.category.clone()));
+    }
+    if before.proposed_level != after.proposed_level {
+        changes.push((
+            "proposed_level",
+            level(before.proposed_level),
+            level(after.proposed_level),
+        ));
+    }
+    Some(RedeterminationCause {
+        actor: event.actor.clone(),
+        at: event.at,
+        changes,
+    })
 }
 
 /// `Some(value)` for any value present, `null` included: with `#[serde(default)]`, tells an
@@ -748,4 +837,51 @@ pub async fn merge_agency(
     })
     .await?;
     Ok(Json(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixtures::{agency, system};
+
+    fn edit(before: &System, after: &System) -> crate::changes::InventoryEvent {
+        crate::changes::InventoryEvent {
+            id: "0193aaaa-5b7a-7cc0-9a8e-3a5c1f1d2e3f".into(),
+            subject: format!("system:{}", before.id),
+            at: "2026-11-20T02:00:00Z".parse().unwrap(),
+            actor: "canbo".into(),
+            role: Role::AgencyOfficer,
+            action: "system_edited".into(),
+            details: json!({"before": before, "after": after}),
+        }
+    }
+
+    #[test]
+    fn the_edit_that_raised_the_flag_is_its_cause() {
+        let a = agency(1, "Sở Công Thương", None);
+        let before = system(1, a.id, a.id, 2);
+        let moved = System {
+            hosting: "Máy chủ thuê ngoài".into(),
+            name: "Tên mới".into(),
+            needs_redetermination: true,
+            ..before.clone()
+        };
+        let cause = raised_by(&edit(&before, &moved)).expect("the flag went up");
+        assert_eq!(cause.actor, "canbo");
+        assert_eq!(
+            cause.changes,
+            vec![(
+                "hosting",
+                before.hosting.clone(),
+                "Máy chủ thuê ngoài".to_string()
+            )],
+            "the name is not a cause"
+        );
+        // An edit that left the flag as it was, or another action, is not the cause.
+        assert!(raised_by(&edit(&moved, &moved)).is_none());
+        assert!(raised_by(&edit(&before, &before)).is_none());
+        let mut waiver = edit(&before, &moved);
+        waiver.action = "waiver_granted".into();
+        assert!(raised_by(&waiver).is_none());
+    }
 }

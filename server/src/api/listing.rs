@@ -95,7 +95,7 @@ fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
 
 /// Pagination, common to both lists.
 #[derive(Debug, Clone, Copy)]
-struct Page {
+pub(crate) struct Page {
     limit: usize,
     offset: usize,
 }
@@ -192,16 +192,22 @@ fn agency_param(value: &str) -> Result<AgencyId, ApiError> {
 // ---------------------------------------------------------------------------------------------
 // Systems
 
+/// The order of the systems list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SystemSort {
+    /// By name (the default).
     Name,
+    /// By creation.
     Created,
+    /// By level in force.
     Level,
+    /// By compliance grade.
     Grade,
 }
 
+/// The query of `GET /api/v1/systems`, parsed (see [`list_systems`]).
 #[derive(Debug, Default)]
-struct SystemQuery {
+pub(crate) struct SystemQuery {
     agency: Option<AgencyId>,
     level: Option<Vec<Level>>,
     proposed_level: Option<Vec<Level>>,
@@ -233,7 +239,9 @@ const SYSTEM_PARAMS: &[&str] = &[
 ];
 
 impl SystemQuery {
-    fn parse(raw: Option<&str>) -> Result<SystemQuery, ApiError> {
+    /// Parses a query string as `GET /api/v1/systems` takes it (400 for anything unknown or
+    /// malformed).
+    pub(crate) fn parse(raw: Option<&str>) -> Result<SystemQuery, ApiError> {
         let mut q = SystemQuery::default();
         for (key, value) in pairs(raw, SYSTEM_PARAMS)? {
             if q.page.set(&key, &value)? {
@@ -353,6 +361,23 @@ impl SystemQuery {
             Some(q) => e.is_some_and(|e| e.search.contains(q.as_str())),
         }
     }
+
+    /// The page asked for.
+    pub(crate) fn page(&self) -> Page {
+        self.page
+    }
+}
+
+impl Page {
+    /// Items skipped.
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Items per page.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
 }
 
 /// The latest dossier of a system, in list items.
@@ -373,11 +398,12 @@ struct SystemItem<'a> {
     dossier: Option<DossierBrief>,
 }
 
-fn systems_page(
-    data: &IndexData,
+/// Every system the caller sees that matches `query` (all pages), in the query's order.
+fn matching_systems<'a>(
+    data: &'a IndexData,
     scope: &Scope,
     query: &SystemQuery,
-) -> (usize, Vec<serde_json::Value>) {
+) -> Vec<&'a SystemRow> {
     let agency = agency_filter(data, query.agency);
     let (sort, desc) = query.sort.unwrap_or((SystemSort::Name, false));
     let keep = |r: &&SystemRow| {
@@ -402,6 +428,35 @@ fn systems_page(
         }
         SystemSort::Grade => found.sort_by_key(|r| (r.grade == 0, r.grade)),
     }
+    found
+}
+
+/// Runs `f`, off the async threads, over the systems `principal` may see that match `query`
+/// (every page, in the query's order): the role check, the agency scope and the filters of
+/// `GET /api/v1/systems`, for the API and the web pages alike.
+pub(crate) async fn with_systems<T: Send + 'static>(
+    state: &AppState,
+    principal: Principal,
+    query: SystemQuery,
+    f: impl FnOnce(&IndexData, &SystemQuery, Vec<&SystemRow>) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    principal.require(PEOPLE)?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let data = st.index.read(st.store.as_ref())?;
+        let scope = Scope::of(&principal, &data);
+        let found = matching_systems(&data, &scope, &query);
+        Ok(f(&data, &query, found))
+    })
+    .await
+    .map_err(|_| ApiError::invalid("a list task failed"))?
+}
+
+fn systems_page(
+    data: &IndexData,
+    query: &SystemQuery,
+    found: Vec<&SystemRow>,
+) -> (usize, Vec<serde_json::Value>) {
     let total = found.len();
     let items = found
         .into_iter()
@@ -439,30 +494,28 @@ pub async fn list_systems(
 ) -> Result<Response, ApiError> {
     principal.require(PEOPLE)?;
     let query = SystemQuery::parse(raw.as_deref())?;
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let data = st.index.read(st.store.as_ref())?;
-        let scope = Scope::of(&principal, &data);
-        let (total, items) = systems_page(&data, &scope, &query);
-        drop(data);
-        Ok(query.page.answer(total, items))
-    })
-    .await
-    .map_err(|_| ApiError::invalid("a list task failed"))?
+    let page = query.page;
+    let (total, items) = with_systems(&state, principal, query, systems_page).await?;
+    Ok(page.answer(total, items))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Dossiers
 
+/// The order of the dossiers list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DossierSort {
+    /// By creation (the default, newest first).
     Created,
+    /// By last change.
     Updated,
+    /// By deadline.
     Due,
 }
 
+/// The query of `GET /api/v1/dossiers`, parsed (see [`list_dossiers`]).
 #[derive(Debug, Default)]
-struct DossierQuery {
+pub(crate) struct DossierQuery {
     state: Option<Vec<DossierState>>,
     agency: Option<AgencyId>,
     system: Option<SystemId>,
@@ -505,7 +558,9 @@ fn letter_param(value: &str) -> Result<(u32, String, Option<jiff::civil::Date>),
 }
 
 impl DossierQuery {
-    fn parse(raw: Option<&str>) -> Result<DossierQuery, ApiError> {
+    /// Parses a query string as `GET /api/v1/dossiers` takes it (400 for anything unknown or
+    /// malformed).
+    pub(crate) fn parse(raw: Option<&str>) -> Result<DossierQuery, ApiError> {
         let mut q = DossierQuery::default();
         for (key, value) in pairs(raw, DOSSIER_PARAMS)? {
             if q.page.set(&key, &value)? {
@@ -552,6 +607,14 @@ impl DossierQuery {
     }
 }
 
+/// A dossier of a list page, with its working days late today.
+pub(crate) struct DossierHit<'a> {
+    /// The dossier as indexed.
+    pub(crate) entry: &'a DossierEntry,
+    /// Working days past the deadline today (`None` when not overdue).
+    pub(crate) overdue_days: Option<i64>,
+}
+
 /// A dossier in the list.
 #[derive(Serialize)]
 struct DossierItem<'a> {
@@ -563,13 +626,15 @@ struct DossierItem<'a> {
     overdue_days: Option<i64>,
 }
 
-fn dossiers_page(
-    data: &IndexData,
+/// The dossiers the caller sees that match `query`: how many, and those of the query's page,
+/// in the query's order.
+fn matching_dossiers<'a>(
+    data: &'a IndexData,
     scope: &Scope,
     query: &DossierQuery,
     pack: &canhgac_policies::pack::Pack,
     today: jiff::civil::Date,
-) -> (usize, Vec<serde_json::Value>) {
+) -> (usize, Vec<DossierHit<'a>>) {
     let agency = agency_filter(data, query.agency);
     // Working days late, by due date: for a running deadline of a dossier with the authority
     // it depends on the due date alone (and today), and dossiers share a few hundred due
@@ -677,12 +742,51 @@ fn dossiers_page(
         DossierSort::Due => found.sort_by_key(|r| (r.due.is_none(), r.due)),
     }
     let total = found.len();
-    let items = found
+    let hits = found
         .into_iter()
         .skip(query.page.offset)
         .take(query.page.limit)
         .filter_map(|r| data.dossiers.get(&r.id).map(|d| (r, d)))
-        .map(|(r, d)| {
+        .map(|(r, d)| DossierHit {
+            entry: d,
+            overdue_days: overdue(r),
+        })
+        .collect();
+    late_by_due.into_inner().give_back();
+    (total, hits)
+}
+
+/// Runs `f`, off the async threads, over the dossiers `principal` may see that match `query`:
+/// how many, and those of the query's page with their days late on `today`. The role check,
+/// the agency scope and the filters of `GET /api/v1/dossiers`, for the API and the web pages.
+pub(crate) async fn with_dossiers<T: Send + 'static>(
+    state: &AppState,
+    principal: Principal,
+    query: DossierQuery,
+    today: jiff::civil::Date,
+    f: impl FnOnce(&IndexData, usize, Vec<DossierHit<'_>>) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    principal.require(PEOPLE)?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let data = st.index.read(st.store.as_ref())?;
+        let scope = Scope::of(&principal, &data);
+        let (total, hits) = matching_dossiers(&data, &scope, &query, &st.pack, today);
+        Ok(f(&data, total, hits))
+    })
+    .await
+    .map_err(|_| ApiError::invalid("a list task failed"))?
+}
+
+fn dossiers_page(
+    data: &IndexData,
+    total: usize,
+    hits: Vec<DossierHit<'_>>,
+) -> (usize, Vec<serde_json::Value>) {
+    let items = hits
+        .into_iter()
+        .map(|hit| {
+            let d = hit.entry;
             let item = DossierItem {
                 dossier: d,
                 state_vi: d.state.label_vi(),
@@ -690,12 +794,11 @@ fn dossiers_page(
                     .systems
                     .get(&d.system)
                     .map_or("", |s| s.system.name.as_str()),
-                overdue_days: overdue(r),
+                overdue_days: hit.overdue_days,
             };
             serde_json::to_value(item).expect("dossiers serialise")
         })
         .collect();
-    late_by_due.into_inner().give_back();
     (total, items)
 }
 
@@ -773,17 +876,10 @@ pub async fn list_dossiers(
 ) -> Result<Response, ApiError> {
     principal.require(PEOPLE)?;
     let query = DossierQuery::parse(raw.as_deref())?;
-    let st = state.clone();
+    let page = query.page;
     let today = today(Timestamp::now());
-    tokio::task::spawn_blocking(move || {
-        let data = st.index.read(st.store.as_ref())?;
-        let scope = Scope::of(&principal, &data);
-        let (total, items) = dossiers_page(&data, &scope, &query, &st.pack, today);
-        drop(data);
-        Ok(query.page.answer(total, items))
-    })
-    .await
-    .map_err(|_| ApiError::invalid("a list task failed"))?
+    let (total, items) = with_dossiers(&state, principal, query, today, dossiers_page).await?;
+    Ok(page.answer(total, items))
 }
 
 #[cfg(test)]

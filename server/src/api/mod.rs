@@ -3,18 +3,18 @@
 //! Every route states the roles it admits and checks them on the server; errors are JSON
 //! (`{"error": {"code", "message"}}`) with 4xx for every client mistake.
 
-mod agents;
-mod documents;
-mod dossiers;
+pub(crate) mod agents;
+pub(crate) mod documents;
+pub(crate) mod dossiers;
 mod error;
-mod exchange;
-mod inventory;
-mod listing;
+pub(crate) mod exchange;
+pub(crate) mod inventory;
+pub(crate) mod listing;
 mod openapi;
-mod reports;
-mod session;
-mod tokens;
-mod waivers;
+pub(crate) mod reports;
+pub(crate) mod session;
+pub(crate) mod tokens;
+pub(crate) mod waivers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -366,6 +366,8 @@ pub fn router(state: AppState, max_body: usize) -> Router {
             "/api/v1/dossiers/{id}/documents/{document_id}",
             get(documents::download),
         )
+        // The web UI's pages (crate::web), over the same handlers.
+        .merge(crate::web::routes(&state))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(max_body))

@@ -202,10 +202,26 @@ pub async fn latest(
     principal: Principal,
     Path(target): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let raw = latest_report(&state, principal, target)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    let value: Value =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(Json(value))
+}
+
+/// The latest report of `target` as stored (JSON bytes), for people allowed to read it
+/// (staff; officers when one of its systems is within their scope); `None` for a target
+/// unknown or out of scope, as if absent.
+pub(crate) async fn latest_report(
+    state: &AppState,
+    principal: Principal,
+    target: String,
+) -> Result<Option<Vec<u8>>, ApiError> {
     principal.require(PEOPLE)?;
     let store = state.store.clone();
     let index = state.index.clone();
-    let found = blocking(move || -> Result<Option<Vec<u8>>, StoreError> {
+    blocking(move || -> Result<Option<Vec<u8>>, StoreError> {
         if !may_read_target(store.as_ref(), &index, &principal, &target)?.0 {
             return Ok(None);
         }
@@ -217,24 +233,20 @@ pub async fn latest(
         key.extend_from_slice(&id);
         store.get(Table::Reports, &key)
     })
-    .await?;
-    let raw = found.ok_or_else(|| ApiError::not_found("report"))?;
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::invalid(e.to_string()))?;
-    Ok(Json(value))
+    .await
 }
 
 /// Query of the history route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// At most this many entries (1-500, default 50).
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Only reports with an id before this one (the `id` of the last entry of a page).
-    before: Option<String>,
+    pub(crate) before: Option<String>,
     /// The level to show grades at (default: the highest level of the target's systems in
     /// use, else 3).
-    level: Option<u8>,
+    pub(crate) level: Option<u8>,
 }
 
 /// One kept report of a target's history.
@@ -254,6 +266,19 @@ pub struct HistoryEntry {
     pub failing: Vec<String>,
 }
 
+/// One page of a target's history, newest first.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    /// The target, `host:port`.
+    pub target: String,
+    /// The level the grades are given at.
+    pub level: u8,
+    /// The kept reports, newest first.
+    pub reports: Vec<HistoryEntry>,
+    /// The `before` of the next page, when there may be one.
+    pub next_before: Option<String>,
+}
+
 /// `GET /api/v1/targets/{host:port}/history?limit=&before=&level=` (people; officers within
 /// scope): the kept reports of a target, newest first.
 pub async fn history(
@@ -264,6 +289,26 @@ pub async fn history(
 ) -> Result<Json<Value>, ApiError> {
     principal.require(PEOPLE)?;
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let page = history_of(&state, principal, target, query)
+        .await?
+        .ok_or_else(|| ApiError::not_found("target"))?;
+    Ok(Json(json!({
+        "target": page.target,
+        "level": page.level,
+        "reports": page.reports,
+        "next_before": page.next_before,
+    })))
+}
+
+/// A page of `target`'s history (see [`history`]) for people allowed to read it; `None` for a
+/// target unknown or out of scope, as if absent; 400 for a query out of bounds.
+pub(crate) async fn history_of(
+    state: &AppState,
+    principal: Principal,
+    target: String,
+    query: HistoryQuery,
+) -> Result<Option<HistoryPage>, ApiError> {
+    principal.require(PEOPLE)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit must be between 1 and 500"));
@@ -280,7 +325,7 @@ pub async fn history(
     }
     let store = state.store.clone();
     let index = state.index.clone();
-    let answer = blocking(move || -> Result<Option<Value>, StoreError> {
+    blocking(move || -> Result<Option<HistoryPage>, StoreError> {
         let (allowed, systems) = may_read_target(store.as_ref(), &index, &principal, &target)?;
         if !allowed {
             return Ok(None);
@@ -324,15 +369,12 @@ pub async fn history(
         let next = (entries.len() == limit)
             .then(|| entries.last().map(|e| e.id.clone()))
             .flatten();
-        Ok(Some(json!({
-            "target": target,
-            "level": level,
-            "reports": entries,
-            "next_before": next,
-        })))
+        Ok(Some(HistoryPage {
+            target,
+            level,
+            reports: entries,
+            next_before: next,
+        }))
     })
-    .await?;
-    answer
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("target"))
+    .await
 }

@@ -58,7 +58,7 @@ fn same_origin(headers: &HeaderMap, uri: &Uri) -> bool {
 /// never a fallback to the cookie), else the session cookie. With `csrf_header`, a
 /// cookie-authenticated write must carry `X-CSRF-Token`; every cookie-authenticated write
 /// must come from the server's own origin when it names one.
-pub(super) async fn authenticate(
+pub(crate) async fn authenticate(
     parts: &mut Parts,
     state: &AppState,
     csrf_header: bool,
@@ -190,8 +190,8 @@ fn no_store(response: &mut Response) {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
-    login: String,
-    password: String,
+    pub(crate) login: String,
+    pub(crate) password: String,
 }
 
 /// `POST /api/v1/session` (anyone): signs in with a login and password.
@@ -309,8 +309,8 @@ pub async fn sign_out(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    current: String,
-    new: String,
+    pub(crate) current: String,
+    pub(crate) new: String,
 }
 
 /// `POST /api/v1/me/password` (people): changes the caller's password after checking the

@@ -24,9 +24,9 @@ const GRANTORS: &[Role] = &[Role::Appraiser, Role::Administrator];
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewWaiver {
-    rule: String,
-    reason: String,
-    expires_on: Date,
+    pub(crate) rule: String,
+    pub(crate) reason: String,
+    pub(crate) expires_on: Date,
 }
 
 /// A waiver as answered: the record and whether it counts today.
@@ -46,6 +46,32 @@ fn view(waiver: Waiver, today: Date) -> WaiverView {
     }
 }
 
+/// Why a waiver was not granted: the request itself (which field: see
+/// [`waivers::WaiverError`]) or anything else (role, scope, a valid waiver of the rule
+/// already there: 409, storage).
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The rule, reason or expiry is refused (400).
+    Invalid(waivers::WaiverError),
+    /// Anything else.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Refusal {
+        Refusal::Api(e)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::Invalid(e) => ApiError::invalid(e.to_string()),
+            Refusal::Api(e) => e,
+        }
+    }
+}
+
 /// `POST /api/v1/systems/{id}/waivers` (appraiser, administrator).
 pub async fn create(
     State(state): State<AppState>,
@@ -53,14 +79,28 @@ pub async fn create(
     Path(id): Path<String>,
     body: Result<Json<NewWaiver>, JsonRejection>,
 ) -> Result<(StatusCode, Json<WaiverView>), ApiError> {
+    let body = body.map(|Json(b)| b).map_err(ApiError::from);
+    let waiver = grant(&state, &principal, &id, body).await?;
+    Ok((StatusCode::CREATED, Json(waiver)))
+}
+
+/// Grants a waiver of system `id` (appraiser, administrator; the system within the caller's
+/// sight), as `POST .../waivers` does: the role is checked first, then the system, then the
+/// request (`body`, already decoded or refused) against the pack and today.
+pub(crate) async fn grant(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    body: Result<NewWaiver, ApiError>,
+) -> Result<WaiverView, Refusal> {
     principal.require(GRANTORS)?;
-    let (system, _) = visible_system(&state, &principal, &id).await?;
-    let Json(new) = body?;
+    let (system, _) = visible_system(state, principal, id).await?;
+    let new = body?;
     let now = crate::clock::now();
     let today = crate::clock::today_vn(now);
     let rule = new.rule.trim().to_string();
     waivers::validate(&state.pack, &rule, &new.reason, new.expires_on, today)
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+        .map_err(Refusal::Invalid)?;
     let waiver = Waiver {
         id: crate::changes::new_id(now),
         system: system.id,
@@ -97,7 +137,7 @@ pub async fn create(
         Ok(Ok(()))
     })
     .await??;
-    Ok((StatusCode::CREATED, Json(view(waiver, today))))
+    Ok(view(waiver, today))
 }
 
 /// `GET /api/v1/systems/{id}/waivers` (people, within scope): every waiver of the system,

@@ -386,15 +386,25 @@ pub fn export_rows(
 
 /// The rows as CSV: UTF-8 with a byte order mark, comma-separated, CRLF line ends.
 pub fn systems_csv(rows: &[ExportRow]) -> Vec<u8> {
+    table_csv(&HEADERS, rows.iter().map(ExportRow::cells))
+}
+
+/// A table as CSV: UTF-8 with a byte order mark (so Excel shows the diacritics),
+/// comma-separated, CRLF line ends; `headers` first, then each row's cells.
+pub(crate) fn table_csv<R, C>(headers: &[&str], rows: impl IntoIterator<Item = R>) -> Vec<u8>
+where
+    R: IntoIterator<Item = C>,
+    C: AsRef<[u8]>,
+{
     let mut out = b"\xEF\xBB\xBF".to_vec();
     {
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut out);
         // Writing to memory cannot fail.
-        let _ = writer.write_record(HEADERS);
+        let _ = writer.write_record(headers);
         for row in rows {
-            let _ = writer.write_record(row.cells());
+            let _ = writer.write_record(row);
         }
         let _ = writer.flush();
     }
@@ -404,6 +414,32 @@ pub fn systems_csv(rows: &[ExportRow]) -> Vec<u8> {
 /// The rows as an XLSX workbook (one sheet, "Hệ thống thông tin"): numbers as numbers, the
 /// header frozen and filterable.
 pub fn systems_xlsx(rows: &[ExportRow]) -> Result<Vec<u8>, XlsxError> {
+    let widths = [
+        6.0, 45.0, 28.0, 10.0, 30.0, 32.0, 28.0, 28.0, 10.0, 28.0, 16.0, 10.0, 17.0,
+    ];
+    table_xlsx(
+        "Hệ thống thông tin",
+        &HEADERS,
+        &widths,
+        &[0, 3, 8],
+        rows.iter().map(ExportRow::cells),
+    )
+}
+
+/// A table as an XLSX workbook of one sheet named `sheet`: a bold, wrapped header row (frozen,
+/// with an autofilter), the columns `widths` wide, and the cells of the columns in `numeric`
+/// written as numbers when they read as whole numbers (text otherwise).
+pub(crate) fn table_xlsx<R, C>(
+    sheet_name: &str,
+    headers: &[&str],
+    widths: &[f64],
+    numeric: &[u16],
+    rows: impl IntoIterator<Item = R>,
+) -> Result<Vec<u8>, XlsxError>
+where
+    R: IntoIterator<Item = C>,
+    C: AsRef<str>,
+{
     let mut book = Workbook::new();
     let head = Format::new()
         .set_bold()
@@ -418,22 +454,23 @@ pub fn systems_xlsx(rows: &[ExportRow]) -> Result<Vec<u8>, XlsxError> {
         .set_border(FormatBorder::Thin);
     let number = cell.clone().set_align(FormatAlign::Center);
     let sheet = book.add_worksheet();
-    sheet.set_name("Hệ thống thông tin")?;
-    let widths = [
-        6.0, 45.0, 28.0, 10.0, 30.0, 32.0, 28.0, 28.0, 10.0, 28.0, 16.0, 10.0, 17.0,
-    ];
-    for (c, (header, width)) in HEADERS.iter().zip(widths).enumerate() {
+    sheet.set_name(sheet_name)?;
+    for (c, header) in headers.iter().enumerate() {
         let c = u16::try_from(c).unwrap_or(u16::MAX);
-        sheet.set_column_width(c, width)?;
+        if let Some(width) = widths.get(usize::from(c)) {
+            sheet.set_column_width(c, *width)?;
+        }
         sheet.write_string_with_format(0, c, *header, &head)?;
     }
-    for (r, row) in rows.iter().enumerate() {
+    let mut last_row = 0u32;
+    for (r, row) in rows.into_iter().enumerate() {
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
-        for (c, text) in row.cells().iter().enumerate() {
+        last_row = r;
+        for (c, text) in row.into_iter().enumerate() {
             let c = u16::try_from(c).unwrap_or(u16::MAX);
-            let numeric = matches!(c, 0 | 3 | 8);
+            let text = text.as_ref();
             match text.parse::<u32>() {
-                Ok(n) if numeric => {
+                Ok(n) if numeric.contains(&c) => {
                     sheet.write_number_with_format(r, c, n, &number)?;
                 }
                 _ => {
@@ -443,12 +480,11 @@ pub fn systems_xlsx(rows: &[ExportRow]) -> Result<Vec<u8>, XlsxError> {
         }
     }
     sheet.set_freeze_panes(1, 0)?;
-    let last_row = u32::try_from(rows.len()).unwrap_or(u32::MAX);
     sheet.autofilter(
         0,
         0,
         last_row,
-        u16::try_from(HEADERS.len() - 1).unwrap_or(0),
+        u16::try_from(headers.len().saturating_sub(1)).unwrap_or(0),
     )?;
     Ok(book.save_to_buffer()?)
 }

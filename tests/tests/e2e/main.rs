@@ -26,10 +26,15 @@
 //! - `server_listing`: the list routes of `canhgac-server` (filters, pagination, scope);
 //! - `server_sessions`: sign-in, session cookies, CSRF, throttling, passwords, API tokens;
 //! - `server_tls`: the server's HTTPS, certificate reload, trusted proxies and request ids;
-//! - `serverkit`: helpers to run `canhgac-server` and call its API (no tests).
+//! - `serverkit`: helpers to run `canhgac-server` and call its API (no tests);
+//! - `web_dashboard`, `web_systems`, `web_system`, `web_dossier`: the web UI's pages over HTTP
+//!   (HTML, forms, CSRF, agency scope);
+//! - `web_flow`: the web UI in headless chromium, a dossier from submission to approval;
+//! - `browser`: the WebDriver client against a tiny local page.
 
 mod agent;
 mod agent_daemon;
+mod browser;
 mod cli;
 mod demo;
 mod dns;
@@ -51,3 +56,8 @@ mod server_tls;
 mod serverkit;
 mod tls_certificates;
 mod tls_protocols;
+mod web_dashboard;
+mod web_dossier;
+mod web_flow;
+mod web_system;
+mod web_systems;

@@ -481,8 +481,20 @@ fn parse_wrk(out: &str) -> Result<Load> {
 }
 
 fn wrk(url: &str, token: Option<&str>, script: Option<&Path>, opts: &Options) -> Result<Load> {
+    wrk_with(url, token, script, opts, opts.connections)
+}
+
+/// [`wrk`] with `connections` open (one thread for one connection).
+fn wrk_with(
+    url: &str,
+    token: Option<&str>,
+    script: Option<&Path>,
+    opts: &Options,
+    connections: usize,
+) -> Result<Load> {
+    let threads = connections.clamp(1, 2);
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t", "2", "-c", &opts.connections.to_string()])
+    cmd.args(["-t", &threads.to_string(), "-c", &connections.to_string()])
         .args(["-d", &format!("{}s", opts.seconds), "--latency"]);
     if let Some(t) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
@@ -812,6 +824,72 @@ pub fn run(opts: Options) -> Result<()> {
         let size = get_body(url, tok)?.len();
         let load = wrk(url, Some(tok), None, &opts)?;
         results.push((what.to_string(), load, size));
+    }
+
+    // The web UI's pages (server-rendered HTML; a bearer token authenticates them as a
+    // session would): once with one connection (the time to render a page) and once under
+    // the same load as the API.
+    let web = &server.base;
+    let one_dossier = dossier(letter_k, &sizes).id;
+    let pages: Vec<(&str, String, &str)> = vec![
+        (
+            "page: dashboard (province)",
+            format!("{web}/"),
+            admin.as_str(),
+        ),
+        (
+            "page: dashboard (agency officer)",
+            format!("{web}/"),
+            officer.as_str(),
+        ),
+        (
+            "page: systems, first page",
+            format!("{web}/systems"),
+            admin.as_str(),
+        ),
+        (
+            "page: systems, filtered",
+            format!("{web}/systems?agency={top}&level=2&q=dich%20vu%20cong"),
+            admin.as_str(),
+        ),
+        (
+            "page: one system",
+            format!("{web}/systems/{sys}"),
+            admin.as_str(),
+        ),
+        (
+            "page: dossiers, first page",
+            format!("{web}/dossiers"),
+            admin.as_str(),
+        ),
+        (
+            "page: one dossier",
+            format!("{web}/dossiers/{one_dossier}"),
+            admin.as_str(),
+        ),
+        (
+            "page: weekly report",
+            format!("{web}/weekly"),
+            admin.as_str(),
+        ),
+    ];
+    for (what, url, tok) in &pages {
+        let body = get_body(url, tok)?;
+        let text = String::from_utf8_lossy(&body);
+        if !text.starts_with("<!doctype html>") || text.contains("id=\"error-message\"") {
+            bail!(
+                "{what}: not a page: {}",
+                text.chars().take(300).collect::<String>()
+            );
+        }
+        eprintln!(
+            "province: wrk {what} (1 and {} connections) ...",
+            opts.connections
+        );
+        let one = wrk_with(url, Some(tok), None, &opts, 1)?;
+        results.push((format!("{what}, 1 connection"), one, body.len()));
+        let load = wrk(url, Some(tok), None, &opts)?;
+        results.push((what.to_string(), load, body.len()));
     }
 
     // Ingestion: unique ids, every report evaluated for its system.
