@@ -376,6 +376,26 @@ impl Browser {
         Ok(png)
     }
 
+    /// Prints the current page as the browser prints it (print media styles, A4 portrait) and
+    /// writes the PDF to `path`; returns its bytes.
+    pub async fn print_pdf(&self, path: impl AsRef<Path>) -> anyhow::Result<Vec<u8>> {
+        let path = path.as_ref();
+        let pdf = decode_base64(&as_string(
+            self.session
+                .post(
+                    "print",
+                    json!({"orientation": "portrait", "page": {"width": 21.0, "height": 29.7}}),
+                )
+                .await?,
+        )?)
+        .context("print: base64")?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
+        }
+        std::fs::write(path, &pdf).with_context(|| format!("{}", path.display()))?;
+        Ok(pdf)
+    }
+
     /// Resizes the window (the viewport is a little smaller), e.g. 390×844 for a phone.
     pub async fn set_window_size(&self, width: u32, height: u32) -> anyhow::Result<()> {
         self.session

@@ -221,6 +221,29 @@ fn client_action(value: Value, dossier_id: &str) -> Result<Action, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_json", e.to_string()))
 }
 
+/// An assignee must be an appraiser whose account is in use (the workflow leaves it to the
+/// caller: it knows users by id only).
+async fn check_assignee(state: &AppState, user: crate::model::UserId) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let found = blocking(move || {
+        Ok(
+            repo::list::<crate::auth::Account>(store.as_ref(), Table::Users, "", 100_000)?
+                .into_iter()
+                .any(|a| a.id == user && a.role == crate::model::Role::Appraiser && !a.disabled),
+        )
+    })
+    .await?;
+    if found {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "workflow",
+            "Người được phân công phải là cán bộ thẩm định đang hoạt động / the assignee must be an active appraiser",
+        ))
+    }
+}
+
 /// `POST /api/v1/dossiers/{id}/actions` (by role): applies one workflow action, e.g.
 /// `{"action": "submit", "letter": {...}}`. Documents are not actions here: they are uploaded
 /// (`crate::api::documents`).
@@ -234,6 +257,12 @@ pub async fn act(
     let Json(value) = body?;
     let action = client_action(value, &id)?;
     let (dossier, system, tree) = visible_dossier(&state, &principal, &id).await?;
+    if let Action::Assign {
+        assignee: Some(user),
+    } = &action
+    {
+        check_assignee(&state, *user).await?;
+    }
     let scope = AgencyScope::for_system(&system, &tree);
     let now = Timestamp::now();
     let (next, event) = workflow::apply(

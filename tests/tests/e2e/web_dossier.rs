@@ -760,5 +760,36 @@ fn a_late_dossier_is_overdue_in_red_and_comments_join_the_timeline() {
             .await;
         assert_eq!(bogus.status, 422);
         assert!(inner(&bogus.body, "action-assign", "</form>").contains("action-error"));
+
+        // The API itself refuses an assignee who is not an appraiser (here the officer who
+        // created the dossier), whatever the form offered.
+        let c = crate::serverkit::client();
+        let api = format!("{base}/api/v1");
+        let (s, events) = call(
+            &c,
+            "GET",
+            format!("{api}/dossiers/{id}/events"),
+            &p.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        let officer_id = events[0]["actor"].as_str().unwrap().to_string();
+        let (s, v) = call(
+            &c,
+            "POST",
+            format!("{api}/dossiers/{id}/actions"),
+            &p.appraiser,
+            Some(json!({"action": "assign", "assignee": officer_id})),
+        )
+        .await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cán bộ thẩm định"),
+            "{v}"
+        );
     });
 }

@@ -358,6 +358,26 @@ fn a_dossier_goes_from_submission_to_approval_in_the_browser() {
             "the weekly text did not change"
         );
         shot(&b, "weekly").await;
+        // Printable: the browser's own print of the weekly report is a PDF, and the page's
+        // print styles hide the navigation.
+        let pdf = b
+            .print_pdf(screenshot_dir().join("weekly.pdf"))
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+        let print_rule = b
+            .execute(
+                "return [...document.styleSheets].some(s => [...s.cssRules].some(r => \
+                 r.media && r.media.mediaText.includes('print') && r.cssText.includes('nav')))",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            print_rule,
+            serde_json::json!(true),
+            "no print rule hides the navigation"
+        );
         b.goto(&format!("{base}/systems")).await.unwrap();
         shot(&b, "systems").await;
         b.goto(&system_url).await.unwrap();
