@@ -54,8 +54,9 @@ pub fn weekly_scoped(
     ))
 }
 
-/// The figures' rows: label, this week, change (`None` when there is no week before).
-fn figure_rows(f: &WeeklyFigures) -> Vec<(&'static str, u32, Option<i64>)> {
+/// The figures' rows: label, this week, change (`None` when there is no week before); the
+/// workbook's table and the web page's.
+pub(crate) fn figure_rows(f: &WeeklyFigures) -> Vec<(&'static str, u32, Option<i64>)> {
     let c = f.change.as_ref();
     vec![
         ("Số đơn vị đã gửi hồ sơ", f.units, c.map(|c| c.units)),

@@ -28,8 +28,8 @@ use super::chrome::{Chrome, Lang, Viewer};
 use super::error::{WebError, render};
 use super::format;
 use super::systems::{
-    AgencyOption, Choice, Column, PER_PAGE, Pager, agency_options, page_number, plain_column,
-    query_string, query_values, sort_column, state_choices, state_label, with_query,
+    AgencyOption, Choice, Column, PER_PAGE, Pager, agency_options, page_number, page_query,
+    plain_column, query_string, query_values, sort_column, state_choices, state_label, with_query,
 };
 use crate::api::AppState;
 use crate::api::listing::{DossierQuery, with_dossiers};
@@ -87,15 +87,7 @@ impl Filters {
 
     /// This page's query with another sort and page (page 1 is left out).
     fn query(&self, sort: &str, page: usize) -> String {
-        let page = if page > 1 {
-            page.to_string()
-        } else {
-            String::new()
-        };
-        let mut pairs = self.pairs().to_vec();
-        pairs.push(("sort", sort));
-        pairs.push(("page", &page));
-        query_string(&pairs)
+        page_query(&self.pairs(), sort, page)
     }
 
     /// The query of the API's list route for this page.

@@ -150,6 +150,19 @@ pub(super) fn with_query(path: &str, query: &str) -> String {
 }
 
 /// The first value of each of `known` in a query string (others ignored).
+/// A list page's query: its filters, then `sort` and `page` (page 1 is left out).
+pub(super) fn page_query(filters: &[(&'static str, &str)], sort: &str, page: usize) -> String {
+    let page = if page > 1 {
+        page.to_string()
+    } else {
+        String::new()
+    };
+    let mut pairs = filters.to_vec();
+    pairs.push(("sort", sort));
+    pairs.push(("page", &page));
+    query_string(&pairs)
+}
+
 pub(super) fn query_values(raw: Option<&str>, known: &[&str]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
@@ -421,15 +434,7 @@ impl Filters {
 
     /// This page's query with another sort and page (page 1 is left out).
     fn query(&self, sort: &str, page: usize) -> String {
-        let page = if page > 1 {
-            page.to_string()
-        } else {
-            String::new()
-        };
-        let mut pairs = self.pairs().to_vec();
-        pairs.push(("sort", sort));
-        pairs.push(("page", &page));
-        query_string(&pairs)
+        page_query(&self.pairs(), sort, page)
     }
 
     /// The query of the API's list route: every row (`paged`: this page's rows).

@@ -143,44 +143,23 @@ fn n(v: u32) -> String {
 
 /// The figures table, in Vietnamese (the rows of the API's workbook).
 fn figure_rows(f: &WeeklyFigures) -> Vec<FigureRow> {
-    let c = f.change.as_ref();
-    [
-        ("Số đơn vị đã gửi hồ sơ", f.units, c.map(|c| c.units)),
-        ("Số hồ sơ đã tiếp nhận", f.dossiers, c.map(|c| c.dossiers)),
-        ("Đã phê duyệt", f.approved, c.map(|c| c.approved)),
-        (
-            "Đang thẩm định, chờ phê duyệt",
-            f.awaiting_approval,
-            c.map(|c| c.awaiting_approval),
-        ),
-        (
-            "Trong đó quá thời hạn xử lý",
-            f.overdue,
-            c.map(|c| c.overdue),
-        ),
-        (
-            "Cần bổ sung, hoàn thiện",
-            f.needs_supplement,
-            c.map(|c| c.needs_supplement),
-        ),
-        ("Không được phê duyệt", f.rejected, c.map(|c| c.rejected)),
-    ]
-    .into_iter()
-    .map(|(label, now, change)| FigureRow {
-        label,
-        now: n(now),
-        before: change.map_or_else(
-            || "—".to_string(),
-            |d| format::count((i64::from(now) - d).max(0).unsigned_abs(), Lang::Vi),
-        ),
-        change: match change {
-            None => "—".to_string(),
-            Some(0) => "0".to_string(),
-            Some(d) if d > 0 => format!("+{}", format::count(d.unsigned_abs(), Lang::Vi)),
-            Some(d) => format!("−{}", format::count(d.unsigned_abs(), Lang::Vi)),
-        },
-    })
-    .collect()
+    crate::exchange::weekly::figure_rows(f)
+        .into_iter()
+        .map(|(label, now, change)| FigureRow {
+            label,
+            now: n(now),
+            before: change.map_or_else(
+                || "—".to_string(),
+                |d| format::count((i64::from(now) - d).max(0).unsigned_abs(), Lang::Vi),
+            ),
+            change: match change {
+                None => "—".to_string(),
+                Some(0) => "0".to_string(),
+                Some(d) if d > 0 => format!("+{}", format::count(d.unsigned_abs(), Lang::Vi)),
+                Some(d) => format!("−{}", format::count(d.unsigned_abs(), Lang::Vi)),
+            },
+        })
+        .collect()
 }
 
 /// `GET /weekly`.

@@ -30,6 +30,7 @@
 //! - `web_dashboard`, `web_systems`, `web_system`, `web_dossier`: the web UI's pages over HTTP
 //!   (HTML, forms, CSRF, agency scope);
 //! - `web_flow`: the web UI in headless chromium, a dossier from submission to approval;
+//! - `webkit`: a signed-in HTTP session for the web UI tests (no tests);
 //! - `browser`: the WebDriver client against a tiny local page.
 
 mod agent;
@@ -61,3 +62,4 @@ mod web_dossier;
 mod web_flow;
 mod web_system;
 mod web_systems;
+mod webkit;

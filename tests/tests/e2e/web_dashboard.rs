@@ -6,9 +6,6 @@
 //! its XLSX opens with calamine; the agents page lists an enrolled agent, silent until it
 //! checks in, and never to another agency's officer.
 
-use std::io::Cursor;
-
-use calamine::{Data, Reader, Xlsx};
 use canhgac_policies::report::{
     AgentInfo, Certificate, ChainFacts, Ciphers, ContentReport, DomainReport, Protocols,
     ScanReport, Target, TlsReport, Validation,
@@ -16,9 +13,9 @@ use canhgac_policies::report::{
 use serde_json::{Value, json};
 
 use crate::serverkit::{add_user, call, client, serve, serve_env, token_for};
+use crate::webkit::{WebSession, between, sheet};
 
 const PASSWORD: &str = "mật-khẩu-đủ-dài-2026";
-const FORM: &str = "application/x-www-form-urlencoded";
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Seed 001's systems of the Department of Industry and Trade, with their covering letters.
@@ -31,126 +28,6 @@ const SCT_CSV: &str = "\u{feff}STT;Tên hệ thống thông tin;Đơn vị vận
 /// One system of the Department of Justice, sent a day later.
 const STP_CSV: &str = "STT;Tên hệ thống thông tin;Đơn vị vận hành;Cấp độ đề xuất;Hồ sơ và thời gian gửi HSDXCĐ\r\n\
 1;Cổng thông tin điện tử Sở Tư pháp (https://stp.dongnai.gov.vn/);Sở Tư pháp;2;VB số 310/STP-VP ngày 26/5/2021\r\n";
-
-/// A signed-in browser: the session cookie, no automatic redirects.
-struct Browser {
-    c: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-/// An answer: status, content type, body.
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("UTF-8")
-    }
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Fields as an HTML form sends them.
-fn form_body(fields: &[(&str, &str)]) -> String {
-    let encode = |text: &str| {
-        let mut out = String::new();
-        for b in text.bytes() {
-            match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(char::from(b))
-                }
-                b' ' => out.push('+'),
-                other => out.push_str(&format!("%{other:02X}")),
-            }
-        }
-        out
-    };
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-impl Browser {
-    /// Signs in through the `/login` form.
-    async fn sign_in(base: &str, login: &str) -> Browser {
-        let c = no_redirects();
-        let r = c
-            .post(format!("{base}/login"))
-            .header("content-type", FORM)
-            .body(form_body(&[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/"),
-            ]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 303, "sign-in of {login}");
-        assert_eq!(r.headers()["location"], "/");
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        assert!(cookie.starts_with("canhgac_session="), "{cookie}");
-        Browser {
-            c,
-            base: base.to_string(),
-            cookie,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        let header = |name: &str| {
-            r.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        let (status, content_type) = (r.status().as_u16(), header("content-type"));
-        Answer {
-            status,
-            content_type,
-            body: r.bytes().await.unwrap().to_vec(),
-        }
-    }
-
-    /// A page that must answer 200: its HTML.
-    async fn html(&self, path: &str) -> String {
-        let a = self.get(path).await;
-        assert_eq!(a.status, 200, "{path}: {}", a.text());
-        a.text()
-    }
-}
-
-/// The text between `start` and the next `end` ("" when absent).
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    text.split_once(start)
-        .and_then(|(_, rest)| rest.split_once(end))
-        .map_or("", |(inside, _)| inside)
-}
 
 /// The element with `id` up to the end of its kind (`</section>`, `</table>`...).
 fn part<'a>(html: &'a str, id: &str, end: &str) -> &'a str {
@@ -202,23 +79,6 @@ fn assert_figures_match(html: &str, api: &Value) {
             "{key}: the dashboard says other than the API {api}"
         );
     }
-}
-
-/// The cells of a worksheet, as text.
-fn sheet(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
-    let range = book.worksheet_range(name).unwrap();
-    range
-        .rows()
-        .map(|row| {
-            row.iter()
-                .map(|c| match c {
-                    Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// A scan report of `host`: a certificate with 12 days left, a domain with 20, a defaced page.
@@ -313,9 +173,9 @@ fn web_dashboard_weekly_page_and_agents_show_the_apis_figures_in_scope() {
     rt.block_on(async {
         let c = client();
         // Strangers are sent to the sign-in form.
-        let r = no_redirects().get(format!("{base}/")).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 303);
-        assert_eq!(r.headers()["location"], "/login?next=%2F");
+        let r = WebSession::anonymous(&base).get("/").await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.location, "/login?next=%2F");
 
         // A province, the Department of Industry and Trade with a centre, the Department of
         // Justice; accounts.
@@ -377,7 +237,7 @@ fn web_dashboard_weekly_page_and_agents_show_the_apis_figures_in_scope() {
             (Some(5), Some(3), Some(1), Some(4)),
             "{weekly}"
         );
-        let staff = Browser::sign_in(&base, "admin").await;
+        let staff = WebSession::sign_in(&base, "admin", PASSWORD, "/").await;
         let home = staff.html("/").await;
         assert_figures_match(&home, &weekly);
         assert_eq!(change(&home, "needs_supplement"), "+1 so với tuần trước");
@@ -398,31 +258,25 @@ fn web_dashboard_weekly_page_and_agents_show_the_apis_figures_in_scope() {
         assert!(part(&home, "defaced", "</section>").contains("không phát hiện"));
 
         // In English, the same figures; the weekly paragraph stays Vietnamese, for the letter.
-        let english = |path: &str| {
-            staff
-                .c
-                .get(format!("{base}{path}"))
-                .header("cookie", format!("{}; canhgac_lang=en", staff.cookie))
-                .send()
-        };
-        let en = english("/").await.unwrap().text().await.unwrap();
+        let english = |path: &'static str| staff.get_with_cookie(path, "canhgac_lang=en");
+        let en = english("/").await.text().to_string();
         assert_figures_match(&en, &weekly);
         assert!(en.contains("Dossiers received") && en.contains("Level 2: 3"), "{en}");
         assert_eq!(change(&en, "needs_supplement"), "+1 since last week");
-        let en = english("/weekly").await.unwrap().text().await.unwrap();
+        let en = english("/weekly").await.text().to_string();
         assert!(en.contains("Download the workbook (XLSX)"), "{en}");
         assert!(part(&en, "weekly-text", "</p>").contains(weekly["text"].as_str().unwrap()));
 
         // An agency officer's dashboard counts their agency only, as the API does for them.
         let (_, own) = call(&c, "GET", format!("{api}/reports/weekly"), officer_stp, None).await;
         assert_eq!(own["dossiers"], 1, "{own}");
-        let stp_browser = Browser::sign_in(&base, "canbo-stp").await;
+        let stp_browser = WebSession::sign_in(&base, "canbo-stp", PASSWORD, "/").await;
         let stp_home = stp_browser.html("/").await;
         assert_figures_match(&stp_home, &own);
         assert!(stp_home.contains("Sở Tư pháp"));
         assert!(!part(&stp_home, "compliance", "</section>").contains("Sở Công Thương"));
         let (_, sct_weekly) = call(&c, "GET", format!("{api}/reports/weekly"), officer_sct, None).await;
-        let sct_browser = Browser::sign_in(&base, "canbo-sct").await;
+        let sct_browser = WebSession::sign_in(&base, "canbo-sct", PASSWORD, "/").await;
         assert_figures_match(&sct_browser.html("/").await, &sct_weekly);
         assert_eq!(sct_weekly["dossiers"], 4, "{sct_weekly}");
 
@@ -485,7 +339,7 @@ fn web_dashboard_weekly_page_and_agents_show_the_apis_figures_in_scope() {
         for (bad, message) in [("31/2/2024", "dd/mm/yyyy"), ("2099-01-01", "chưa bắt đầu")] {
             let a = staff.get(&format!("/weekly?week={bad}")).await;
             assert_eq!(a.status, 400, "{bad}");
-            assert!(part(&a.text(), "week-error", "</p>").contains(message), "{bad}");
+            assert!(part(a.text(), "week-error", "</p>").contains(message), "{bad}");
             assert_eq!(staff.get(&format!("/weekly.xlsx?week={bad}")).await.status, 400);
         }
         // An officer's weekly page is their agency's.
@@ -534,7 +388,7 @@ fn web_dashboard_weekly_page_and_agents_show_the_apis_figures_in_scope() {
     let running = serve_env(&data, &[("CANHGAC_FAKE_NOW", later.as_str())]);
     let base = running.base.clone();
     rt.block_on(async {
-        let staff = Browser::sign_in(&base, "admin").await;
+        let staff = WebSession::sign_in(&base, "admin", PASSWORD, "/").await;
         let agents = staff.html("/agents").await;
         let table = part(&agents, "agents", "</table>");
         assert!(table.contains("data-status=\"silent\""), "{table}");
@@ -554,7 +408,7 @@ fn web_dashboard_weekly_page_and_agents_show_the_apis_figures_in_scope() {
             "{silent}"
         );
         // The officer of the other department never sees it, silent or not.
-        let other = Browser::sign_in(&base, "canbo-stp").await;
+        let other = WebSession::sign_in(&base, "canbo-stp", PASSWORD, "/").await;
         assert!(!other.html("/").await.contains("may-quet-sct"));
     });
     drop(running);

@@ -7,196 +7,16 @@
 use std::path::Path;
 
 use jiff::ToSpan;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
 use canhgac_policies::calendar::{CalendarRules, working_days_between};
 
-use crate::server_documents::{Province, draft, multipart, province, sha256, system, upload};
+use crate::server_documents::{Province, draft, province, sha256, system, upload};
 use crate::serverkit::{Running, call, serve, serve_env};
+use crate::webkit::{WebSession, csrf, inner};
 
 /// The password `province` gives every person but the administrator.
 const PASSWORD: &str = "mật-khẩu-đủ-dài";
-
-/// A signed-in browser: the session cookie, redirects not followed.
-struct Browser {
-    c: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-/// An HTTP answer: status, `Location`, body.
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-fn form_body(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn answer(r: reqwest::Response) -> Page {
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    Page {
-        status,
-        location,
-        body: r.text().await.unwrap(),
-    }
-}
-
-/// Signs in with the `/login` form.
-async fn sign_in(base: &str, login: &str, password: &str) -> Browser {
-    let c = http();
-    let r = c
-        .post(format!("{base}/login"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("login", login),
-            ("password", password),
-            ("next", "/"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303, "sign-in of {login}");
-    let set = r.headers()[SET_COOKIE].to_str().unwrap();
-    let cookie = set.split(';').next().unwrap().to_string();
-    assert!(cookie.starts_with("canhgac_session="), "{set}");
-    Browser {
-        c,
-        base: base.to_string(),
-        cookie,
-    }
-}
-
-impl Browser {
-    async fn get(&self, path: &str) -> Page {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        answer(r).await
-    }
-
-    async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
-    }
-
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Page {
-        let r = self
-            .c
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form_body(pairs))
-            .send()
-            .await
-            .unwrap();
-        answer(r).await
-    }
-
-    /// Posts the form of `action` on the dossier page, with the page's CSRF token.
-    async fn act(&self, dossier: &str, action: &str, fields: &[(&str, &str)]) -> Page {
-        let page = self.get(&format!("/dossiers/{dossier}")).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let token = csrf(&page.body);
-        let mut pairs = vec![("csrf_token", token.as_str()), ("action", action)];
-        pairs.extend_from_slice(fields);
-        self.post(&format!("/dossiers/{dossier}/act"), &pairs).await
-    }
-
-    /// Sends the upload form: `parts` as given (the page's form puts csrf_token first).
-    async fn upload_parts(&self, dossier: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Page {
-        let (content_type, body) = multipart(parts);
-        let r = self
-            .c
-            .post(format!("{}/dossiers/{dossier}/upload", self.base))
-            .header(COOKIE, &self.cookie)
-            .header(CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        answer(r).await
-    }
-
-    /// Uploads a file through the page's form, as a browser sends it.
-    async fn upload(&self, dossier: &str, kind: &str, name: &str, bytes: &[u8]) -> Page {
-        let page = self.get(&format!("/dossiers/{dossier}")).await;
-        let token = csrf(&page.body);
-        self.upload_parts(
-            dossier,
-            &[
-                ("csrf_token", None, token.as_bytes()),
-                ("kind", None, kind.as_bytes()),
-                ("file", Some(name), bytes),
-            ],
-        )
-        .await
-    }
-}
-
-/// The CSRF token rendered into the page's forms.
-fn csrf(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
-/// The HTML inside the element with `id`, up to the first `close` after it.
-fn inner<'a>(html: &'a str, id: &str, close: &str) -> &'a str {
-    let marker = format!("id=\"{id}\"");
-    let at = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no #{id} in the page:\n{html}"));
-    let rest = &html[at..];
-    let start = rest.find('>').unwrap() + 1;
-    let end = rest[start..].find(close).unwrap() + start;
-    &rest[start..end]
-}
 
 fn has_id(html: &str, id: &str) -> bool {
     html.contains(&format!("id=\"{id}\""))
@@ -244,21 +64,21 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
     rt.block_on(async {
         let c = crate::serverkit::client();
         let sys = system(&c, &api, &p, "Cổng thông tin điện tử Sở Công Thương").await;
-        let officer = sign_in(&base, "officer", PASSWORD).await;
+        let officer = WebSession::sign_in(&base, "officer", PASSWORD, "/").await;
 
         // A draft made with the form the system page carries.
         let no_token = officer
             .post(&format!("/systems/{sys}/dossiers"), &[("level", "2")])
             .await;
-        assert_eq!(no_token.status, 403, "{}", no_token.body);
-        let token = csrf(&officer.get("/password").await.body);
+        assert_eq!(no_token.status, 403, "{}", no_token.text());
+        let token = csrf(officer.get("/password").await.text());
         let created = officer
             .post(
                 &format!("/systems/{sys}/dossiers"),
                 &[("csrf_token", &token), ("level", "2")],
             )
             .await;
-        assert_eq!(created.status, 303, "{}", created.body);
+        assert_eq!(created.status, 303, "{}", created.text());
         assert!(
             created.location.starts_with("/dossiers/"),
             "{}",
@@ -274,12 +94,12 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 &[("csrf_token", &token), ("level", "7")],
             )
             .await;
-        assert_eq!(bad_level.status, 400, "{}", bad_level.body);
+        assert_eq!(bad_level.status, 400, "{}", bad_level.text());
 
         // The draft: Vietnamese state, the creation in the timeline, what is missing.
         let page = officer.get(&format!("/dossiers/{id}")).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let html = &page.body;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let html = page.text();
         assert_eq!(inner(html, "dossier-state", "</span>"), "Bản nháp");
         assert!(html.contains("data-state=\"draft\""));
         assert!(
@@ -310,12 +130,12 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 ],
             )
             .await;
-        assert_eq!(refused.status, 422, "{}", refused.body);
-        let form = inner(&refused.body, "action-submit", "</form>");
+        assert_eq!(refused.status, 422, "{}", refused.text());
+        let form = inner(refused.text(), "action-submit", "</form>");
         assert!(form.contains("id=\"action-error\""), "{form}");
         assert!(form.contains("còn thiếu"), "{form}");
         assert!(form.contains("value=\"2559\"") && form.contains("value=\"SCT-VP\""));
-        assert_eq!(refused.body.matches("id=\"action-error\"").count(), 1);
+        assert_eq!(refused.text().matches("id=\"action-error\"").count(), 1);
         // A letter the form cannot read is told the same way.
         let unreadable = officer
             .act(
@@ -330,13 +150,13 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
             .await;
         assert_eq!(unreadable.status, 422);
         assert!(
-            inner(&unreadable.body, "action-submit", "</form>").contains("ngày/tháng/năm"),
+            inner(unreadable.text(), "action-submit", "</form>").contains("ngày/tháng/năm"),
             "{}",
-            unreadable.body
+            unreadable.text()
         );
 
         // Uploads through the multipart form: the token must come first.
-        let token = csrf(&officer.get(&format!("/dossiers/{id}")).await.body);
+        let token = csrf(officer.get(&format!("/dossiers/{id}")).await.text());
         let late_token = officer
             .upload_parts(
                 &id,
@@ -351,19 +171,19 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
         let empty = officer
             .upload(&id, "overview_report", "rỗng.pdf", b"")
             .await;
-        assert_eq!(empty.status, 422, "{}", empty.body);
+        assert_eq!(empty.status, 422, "{}", empty.text());
         assert!(
-            inner(&empty.body, "upload-error", "</p>").contains("rỗng"),
+            inner(empty.text(), "upload-error", "</p>").contains("rỗng"),
             "{}",
-            empty.body
+            empty.text()
         );
         for (kind, name) in REQUIRED {
             let done = officer.upload(&id, kind, name, &content(name)).await;
-            assert_eq!(done.status, 303, "{name}: {}", done.body);
+            assert_eq!(done.status, 303, "{name}: {}", done.text());
             assert_eq!(done.location, format!("/dossiers/{id}"));
         }
         let page = officer.get(&format!("/dossiers/{id}")).await;
-        let html = &page.body;
+        let html = page.text();
         let table = inner(html, "documents", "</table>");
         assert_eq!(table.matches("<tr data-document-id=").count(), 4, "{table}");
         for (_, name) in REQUIRED {
@@ -396,10 +216,10 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
             ],
         ] {
             let forged = officer.post(&format!("/dossiers/{id}/act"), &pairs).await;
-            assert_eq!(forged.status, 403, "{}", forged.body);
+            assert_eq!(forged.status, 403, "{}", forged.text());
         }
         let page = officer.get(&format!("/dossiers/{id}")).await;
-        assert_eq!(inner(&page.body, "dossier-state", "</span>"), "Bản nháp");
+        assert_eq!(inner(page.text(), "dossier-state", "</span>"), "Bản nháp");
 
         // The officer submits: the state, the letter as written, 15 working days to go.
         let submitted = officer
@@ -413,10 +233,10 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 ],
             )
             .await;
-        assert_eq!(submitted.status, 303, "{}", submitted.body);
+        assert_eq!(submitted.status, 303, "{}", submitted.text());
         assert_eq!(submitted.location, format!("/dossiers/{id}"));
         let page = officer.get(&format!("/dossiers/{id}")).await;
-        let html = &page.body;
+        let html = page.text();
         assert_eq!(inner(html, "dossier-state", "</span>"), "Đã nộp");
         assert_eq!(
             inner(html, "dossier-letter", "</dd>"),
@@ -431,23 +251,23 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
         assert!(timeline.contains("Nộp hồ sơ") && timeline.contains("Bản nháp → Đã nộp"));
 
         // The appraiser takes it and asks for two more things.
-        let appraiser = sign_in(&base, "appraiser", PASSWORD).await;
+        let appraiser = WebSession::sign_in(&base, "appraiser", PASSWORD, "/").await;
         let page = appraiser.get(&format!("/dossiers/{id}")).await;
         assert!(
-            has_id(&page.body, "action-start_appraisal") && has_id(&page.body, "action-assign")
+            has_id(page.text(), "action-start_appraisal") && has_id(page.text(), "action-assign")
         );
-        assert!(!has_id(&page.body, "action-submit") && !has_id(&page.body, "upload-form"));
+        assert!(!has_id(page.text(), "action-submit") && !has_id(page.text(), "upload-form"));
         let started = appraiser.act(&id, "start_appraisal", &[]).await;
-        assert_eq!(started.status, 303, "{}", started.body);
+        assert_eq!(started.status, 303, "{}", started.text());
         let empty_request = appraiser
             .act(&id, "request_supplement", &[("missing_items", " \n ")])
             .await;
         assert_eq!(empty_request.status, 422);
         assert!(
-            inner(&empty_request.body, "action-request_supplement", "</form>")
+            inner(empty_request.text(), "action-request_supplement", "</form>")
                 .contains("ít nhất một nội dung"),
             "{}",
-            empty_request.body
+            empty_request.text()
         );
         let requested = appraiser
             .act(
@@ -464,9 +284,9 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 ],
             )
             .await;
-        assert_eq!(requested.status, 303, "{}", requested.body);
+        assert_eq!(requested.status, 303, "{}", requested.text());
         let page = appraiser.get(&format!("/dossiers/{id}")).await;
-        let html = &page.body;
+        let html = page.text();
         assert_eq!(inner(html, "dossier-state", "</span>"), "Cần bổ sung");
         assert_eq!(
             inner(html, "dossier-deadline", "</span>"),
@@ -487,12 +307,12 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
 
         // The officer answers with a document and a letter.
         let page = officer.get(&format!("/dossiers/{id}")).await;
-        assert!(has_id(&page.body, "upload-form") && has_id(&page.body, "action-resubmit"));
+        assert!(has_id(page.text(), "upload-form") && has_id(page.text(), "action-resubmit"));
         let network = content("Sơ đồ mạng.pdf");
         let done = officer
             .upload(&id, "other", "Sơ đồ mạng.pdf", &network)
             .await;
-        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(done.status, 303, "{}", done.text());
         let resubmitted = officer
             .act(
                 &id,
@@ -504,9 +324,9 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 ],
             )
             .await;
-        assert_eq!(resubmitted.status, 303, "{}", resubmitted.body);
+        assert_eq!(resubmitted.status, 303, "{}", resubmitted.text());
         let page = officer.get(&format!("/dossiers/{id}")).await;
-        let html = &page.body;
+        let html = page.text();
         assert_eq!(inner(html, "dossier-state", "</span>"), "Đã nộp bổ sung");
         assert!(inner(html, "documents", "</table>").contains("Bổ sung lần 1"));
         let (status, got) = officer
@@ -524,15 +344,15 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
             ),
         ] {
             let done = appraiser.act(&id, action, &fields).await;
-            assert_eq!(done.status, 303, "{action}: {}", done.body);
+            assert_eq!(done.status, 303, "{action}: {}", done.text());
         }
-        let approver = sign_in(&base, "approver", PASSWORD).await;
+        let approver = WebSession::sign_in(&base, "approver", PASSWORD, "/").await;
         let page = approver.get(&format!("/dossiers/{id}")).await;
         assert_eq!(
-            inner(&page.body, "dossier-state", "</span>"),
+            inner(page.text(), "dossier-state", "</span>"),
             "Đã thẩm định"
         );
-        let approve_form = inner(&page.body, "action-approve", "</form>");
+        let approve_form = inner(page.text(), "action-approve", "</form>");
         assert!(
             approve_form.contains("<option value=\"2\" selected>"),
             "{approve_form}"
@@ -549,9 +369,9 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 ],
             )
             .await;
-        assert_eq!(approved.status, 303, "{}", approved.body);
+        assert_eq!(approved.status, 303, "{}", approved.text());
         let page = approver.get(&format!("/dossiers/{id}")).await;
-        let html = &page.body;
+        let html = page.text();
         assert_eq!(inner(html, "dossier-state", "</span>"), "Đã phê duyệt");
         let decision = inner(html, "dossier-approved", "</dd>");
         assert!(
@@ -588,7 +408,7 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
         assert!(timeline.contains("Đạt yêu cầu, đề nghị phê duyệt cấp độ 2"));
 
         // An action the state no longer allows: the message has no form to sit in.
-        let token = csrf(&officer.get(&format!("/dossiers/{id}")).await.body);
+        let token = csrf(officer.get(&format!("/dossiers/{id}")).await.text());
         let late = officer
             .post(
                 &format!("/dossiers/{id}/act"),
@@ -599,8 +419,8 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
                 ],
             )
             .await;
-        assert_eq!(late.status, 422, "{}", late.body);
-        let error = inner(&late.body, "action-error", "</p>");
+        assert_eq!(late.status, 422, "{}", late.text());
+        let error = inner(late.text(), "action-error", "</p>");
         assert!(error.contains("không thể rút"), "{error}");
         // A role the workflow refuses gets the 403 page.
         let not_yours = officer
@@ -618,11 +438,15 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
         assert_eq!(not_yours.status, 403);
 
         // Another agency's officer: 404 on the page, its forms and its files.
-        let outsider = sign_in(&base, "outsider", PASSWORD).await;
+        let outsider = WebSession::sign_in(&base, "outsider", PASSWORD, "/").await;
         let page = outsider.get(&format!("/dossiers/{id}")).await;
         assert_eq!(page.status, 404);
-        assert!(!page.body.contains("Cổng thông tin điện tử Sở Công Thương"));
-        let token = csrf(&outsider.get("/password").await.body);
+        assert!(
+            !page
+                .text()
+                .contains("Cổng thông tin điện tử Sở Công Thương")
+        );
+        let token = csrf(outsider.get("/password").await.text());
         let forged = outsider
             .post(
                 &format!("/dossiers/{id}/act"),
@@ -643,33 +467,21 @@ fn a_dossier_goes_from_draft_to_approval_through_its_page() {
         assert_eq!(forged.status, 404);
 
         // A viewer reads it and acts on nothing; strangers are sent to sign in.
-        let viewer = sign_in(&base, "viewer", PASSWORD).await;
+        let viewer = WebSession::sign_in(&base, "viewer", PASSWORD, "/").await;
         let page = viewer.get(&format!("/dossiers/{id}")).await;
         assert_eq!(page.status, 200);
-        assert!(!page.body.contains("id=\"actions\"") && !has_id(&page.body, "upload-form"));
-        let r = http()
-            .get(format!("{base}/dossiers/{id}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 303);
-        assert!(
-            r.headers()[LOCATION]
-                .to_str()
-                .unwrap()
-                .starts_with("/login?next=")
-        );
+        assert!(!page.text().contains("id=\"actions\"") && !has_id(page.text(), "upload-form"));
+        let r = WebSession::anonymous(&base)
+            .get(&format!("/dossiers/{id}"))
+            .await;
+        assert_eq!(r.status, 303);
+        assert!(r.location.starts_with("/login?next="));
 
         // In English on request.
         let r = officer
-            .c
-            .get(format!("{base}/dossiers/{id}"))
-            .header(COOKIE, format!("{}; canhgac_lang=en", officer.cookie))
-            .send()
-            .await
-            .unwrap();
-        let english = r.text().await.unwrap();
-        assert_eq!(inner(&english, "dossier-state", "</span>"), "Approved");
+            .get_with_cookie(&format!("/dossiers/{id}"), "canhgac_lang=en")
+            .await;
+        assert_eq!(inner(r.text(), "dossier-state", "</span>"), "Approved");
     });
 }
 
@@ -712,17 +524,17 @@ fn a_late_dossier_is_overdue_in_red_and_comments_join_the_timeline() {
     let running = serve_env(&data, &[("CANHGAC_FAKE_NOW", &later.to_string())]);
     let base = running.base.clone();
     rt.block_on(async {
-        let appraiser = sign_in(&base, "appraiser", PASSWORD).await;
+        let appraiser = WebSession::sign_in(&base, "appraiser", PASSWORD, "/").await;
         let page = appraiser.get(&format!("/dossiers/{id}")).await;
-        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(page.status, 200, "{}", page.text());
         assert!(
-            page.body
+            page.text()
                 .contains("<span class=\"deadline overdue\" id=\"dossier-deadline\">"),
             "{}",
-            page.body
+            page.text()
         );
         assert_eq!(
-            inner(&page.body, "dossier-deadline", "</span>"),
+            inner(page.text(), "dossier-deadline", "</span>"),
             format!("Quá hạn {late} ngày làm việc")
         );
 
@@ -730,7 +542,7 @@ fn a_late_dossier_is_overdue_in_red_and_comments_join_the_timeline() {
         let empty = appraiser.act(&id, "comment", &[("text", "  ")]).await;
         assert_eq!(empty.status, 422);
         assert!(
-            inner(&empty.body, "action-comment", "</form>").contains("Chưa nhập nội dung ý kiến")
+            inner(empty.text(), "action-comment", "</form>").contains("Chưa nhập nội dung ý kiến")
         );
         let said = appraiser
             .act(
@@ -739,9 +551,9 @@ fn a_late_dossier_is_overdue_in_red_and_comments_join_the_timeline() {
                 &[("text", "Đã nhận <b>hồ sơ</b>, đang xem xét")],
             )
             .await;
-        assert_eq!(said.status, 303, "{}", said.body);
+        assert_eq!(said.status, 303, "{}", said.text());
         let page = appraiser.get(&format!("/dossiers/{id}")).await;
-        let timeline = inner(&page.body, "timeline", "</ol>");
+        let timeline = inner(page.text(), "timeline", "</ol>");
         assert!(
             timeline.contains("Đã nhận &#60;b&#62;hồ sơ&#60;/b&#62;, đang xem xét"),
             "{timeline}"
@@ -751,15 +563,15 @@ fn a_late_dossier_is_overdue_in_red_and_comments_join_the_timeline() {
 
         // Assigning another appraiser uses the select of active appraisers.
         let page = appraiser.get(&format!("/dossiers/{id}")).await;
-        let assign = inner(&page.body, "action-assign", "</form>");
+        let assign = inner(page.text(), "action-assign", "</form>");
         assert!(assign.contains("appraiser"), "{assign}");
         let cleared = appraiser.act(&id, "assign", &[("assignee", "")]).await;
-        assert_eq!(cleared.status, 303, "{}", cleared.body);
+        assert_eq!(cleared.status, 303, "{}", cleared.text());
         let bogus = appraiser
             .act(&id, "assign", &[("assignee", "nobody")])
             .await;
         assert_eq!(bogus.status, 422);
-        assert!(inner(&bogus.body, "action-assign", "</form>").contains("action-error"));
+        assert!(inner(bogus.text(), "action-assign", "</form>").contains("action-error"));
 
         // The API itself refuses an assignee who is not an appraiser (here the officer who
         // created the dossier), whatever the form offered.

@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde_json::{Value, json};
 
 use crate::serverkit::{add_user, call, client, serve, token_for};
+use crate::webkit::{self, WebSession};
 
 const PASSWORD: &str = "mật-khẩu-đủ-dài-2026";
 const HOST: &str = "cong.sct.example.gov.vn";
@@ -76,118 +77,6 @@ fn report(n: u32, at: Timestamp, days_left: i64, tls10: bool) -> Value {
     })
 }
 
-/// `application/x-www-form-urlencoded` of `pairs` (reqwest's `form` feature is not enabled).
-fn encode(pairs: &[(&str, &str)]) -> String {
-    let part = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", part(k), part(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A signed-in browser: the session cookie (and the language one once chosen), redirects not
-/// followed.
-struct Browser {
-    http: reqwest::Client,
-    cookies: std::sync::Mutex<Vec<String>>,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    fn keep(&self, r: &reqwest::Response) {
-        let mut jar = self.cookies.lock().unwrap();
-        for c in r.headers().get_all("set-cookie") {
-            let pair = c.to_str().unwrap().split(';').next().unwrap().to_string();
-            let name = pair.split('=').next().unwrap().to_string();
-            jar.retain(|p| !p.starts_with(&format!("{name}=")));
-            jar.push(pair);
-        }
-    }
-
-    fn cookie(&self) -> String {
-        self.cookies.lock().unwrap().join("; ")
-    }
-
-    async fn get(&self, url: &str) -> reqwest::Response {
-        let r = self
-            .http
-            .get(url)
-            .header("cookie", self.cookie())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&r);
-        r
-    }
-
-    async fn post(&self, url: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
-        let r = self
-            .http
-            .post(url)
-            .header("cookie", self.cookie())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(pairs))
-            .send()
-            .await
-            .unwrap();
-        self.keep(&r);
-        r
-    }
-}
-
-/// Signs in through the sign-in form.
-async fn sign_in(base: &str, login: &str) -> Browser {
-    let b = Browser::new();
-    let r = b
-        .post(
-            &format!("{base}/login"),
-            &[("login", login), ("password", PASSWORD), ("next", "/")],
-        )
-        .await;
-    assert_eq!(r.status().as_u16(), 303, "sign-in of {login}");
-    assert!(
-        b.cookie().contains("canhgac_session="),
-        "the session cookie is set"
-    );
-    b
-}
-
-async fn get(b: &Browser, url: &str) -> (u16, String) {
-    let r = b.get(url).await;
-    let status = r.status().as_u16();
-    (status, r.text().await.unwrap())
-}
-
-/// The value of the first `name="csrf_token"` field of a page.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
 /// The HTML of the element that opens with `id="<id>"` up to its closing `</tag>`.
 fn element<'a>(html: &'a str, tag: &str, id: &str) -> &'a str {
     let open = format!("<{tag} ");
@@ -244,11 +133,11 @@ fn the_system_page_shows_evaluation_certificate_history_and_waivers_within_scope
         }))).await;
         assert_eq!(s, 201, "{system}");
         let id = system["id"].as_str().unwrap().to_string();
-        let page = format!("{root}/systems/{id}");
+        let page = format!("/systems/{id}");
 
         // Before any report: identity in Vietnamese, no grade yet.
-        let officer = sign_in(&root, "canbo").await;
-        let (s, html) = get(&officer, &page).await;
+        let officer = WebSession::sign_in(&root, "canbo", PASSWORD, "/").await;
+        let (s, html) = officer.get_text(&page).await;
         assert_eq!(s, 200, "{html}");
         assert!(html.contains("id=\"system-name\">Cổng thông tin điện tử Sở Công Thương<"), "{html}");
         for label in ["Chủ quản", "Đơn vị vận hành", "Cấp độ đề xuất", "Cấp độ được phê duyệt", "Nơi đặt hệ thống", "đang sử dụng", "Chưa có kết quả quét"] {
@@ -268,7 +157,7 @@ fn the_system_page_shows_evaluation_certificate_history_and_waivers_within_scope
         assert_eq!(s, 201, "{v}");
         assert_eq!(v["evaluated_for"][0], id.as_str(), "{v}");
 
-        let (s, html) = get(&officer, &page).await;
+        let (s, html) = officer.get_text(&page).await;
         assert_eq!(s, 200);
         let grade = element(&html, "div", "system-grade");
         assert!(grade.ends_with(">F") && grade.contains("grade-F"), "three high failures: grade F: {grade}");
@@ -303,60 +192,60 @@ fn the_system_page_shows_evaluation_certificate_history_and_waivers_within_scope
         assert!(html.contains("Lần quét gần nhất"));
 
         // Another agency's officer: the 404 page, nothing of the system.
-        let outsider = sign_in(&root, "nguoingoai").await;
-        let (s, html) = get(&outsider, &page).await;
+        let outsider = WebSession::sign_in(&root, "nguoingoai", PASSWORD, "/").await;
+        let (s, html) = outsider.get_text(&page).await;
         assert_eq!(s, 404);
         assert!(!html.contains("Cổng thông tin điện tử Sở Công Thương"));
         assert!(html.contains("Không tìm thấy"));
         // Strangers are sent to the sign-in page.
-        let r = Browser::new().get(&page).await;
-        assert_eq!(r.status().as_u16(), 303);
+        let r = WebSession::anonymous(&root).get(&page).await;
+        assert_eq!(r.status, 303);
 
         // The appraiser grants a waiver through the form.
-        let appraiser = sign_in(&root, "thamdinh").await;
-        let (s, html) = get(&appraiser, &page).await;
+        let appraiser = WebSession::sign_in(&root, "thamdinh", PASSWORD, "/").await;
+        let (s, html) = appraiser.get_text(&page).await;
         assert_eq!(s, 200);
         let form = element(&html, "form", "waiver-form");
         assert!(form.contains("value=\"tls.cert_expiry\""), "failing rules offered: {form}");
         assert!(html.contains("id=\"scan-form\""), "staff may ask for a scan");
         assert!(!html.contains("id=\"new-dossier-form\""), "appraisers do not open dossiers");
-        let csrf = csrf_of(&html);
+        let csrf = webkit::csrf(&html);
         let waivers_url = format!("{page}/waivers");
         let today = now.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(7))).date();
         let expiry = (today + 20.days()).to_string();
 
         // Without the CSRF token: refused, nothing recorded.
         let r = appraiser.post(&waivers_url, &[("rule", "tls.cert_expiry"), ("reason", "Đang gia hạn"), ("expires_on", expiry.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 403);
+        assert_eq!(r.status, 403);
         let r = appraiser.post(&waivers_url, &[("csrf_token", "wrong"), ("rule", "tls.cert_expiry"), ("reason", "Đang gia hạn"), ("expires_on", expiry.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 403);
+        assert_eq!(r.status, 403);
         // Field errors next to their fields, values kept.
         let r = appraiser.post(&waivers_url, &[("csrf_token", csrf.as_str()), ("rule", "tls.cert_expiry"), ("reason", "  "), ("expires_on", expiry.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 400);
-        let html = r.text().await.unwrap();
-        assert!(element(&html, "p", "waiver-reason-error").contains("Cần nêu lý do"), "{html}");
+        assert_eq!(r.status, 400);
+        let html = r.text();
+        assert!(element(html, "p", "waiver-reason-error").contains("Cần nêu lý do"), "{html}");
         let too_far = (today + 400.days()).to_string();
         let r = appraiser.post(&waivers_url, &[("csrf_token", csrf.as_str()), ("rule", "tls.cert_expiry"), ("reason", "Đang gia hạn chứng thư"), ("expires_on", too_far.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 400);
-        let html = r.text().await.unwrap();
-        assert!(element(&html, "p", "waiver-expires-error").contains("quá xa"), "{html}");
+        assert_eq!(r.status, 400);
+        let html = r.text();
+        assert!(element(html, "p", "waiver-expires-error").contains("quá xa"), "{html}");
         assert!(html.contains("Đang gia hạn chứng thư</textarea>"), "the reason typed is kept");
         let r = appraiser.post(&waivers_url, &[("csrf_token", csrf.as_str()), ("rule", "tls.cert_expiry"), ("reason", "x"), ("expires_on", "ngày mai")]).await;
-        assert_eq!(r.status().as_u16(), 400);
-        assert!(r.text().await.unwrap().contains("id=\"waiver-expires-error\""));
+        assert_eq!(r.status, 400);
+        assert!(r.text().contains("id=\"waiver-expires-error\""));
         // The officer may not grant one, even with their token.
-        let officer_csrf = csrf_of(&get(&officer, &page).await.1);
+        let officer_csrf = webkit::csrf(&officer.get_text(&page).await.1);
         let r = officer.post(&waivers_url, &[("csrf_token", officer_csrf.as_str()), ("rule", "tls.cert_expiry"), ("reason", "Tự chấp nhận"), ("expires_on", expiry.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 403);
+        assert_eq!(r.status, 403);
         let (_, list) = call(&c, "GET", format!("{api}/systems/{id}/waivers"), &admin, None).await;
         assert_eq!(list.as_array().unwrap().len(), 0, "nothing granted so far: {list}");
 
         let reason = "Đang gia hạn chứng thư số với nhà cung cấp";
         let r = appraiser.post(&waivers_url, &[("csrf_token", csrf.as_str()), ("rule", "tls.cert_expiry"), ("reason", reason), ("expires_on", expiry.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 303);
-        let back = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(r.status, 303);
+        let back = r.location.clone();
         assert!(back.starts_with(&format!("/systems/{id}")), "{back}");
-        let (s, html) = get(&appraiser, &format!("{root}{back}")).await;
+        let (s, html) = appraiser.get_text(&back).await;
         assert_eq!(s, 200);
         assert!(html.contains("id=\"notice\""));
         let waivers = element(&html, "table", "waivers");
@@ -370,23 +259,23 @@ fn the_system_page_shows_evaluation_certificate_history_and_waivers_within_scope
         assert!(waived.contains("rule-tls.cert_expiry") && waived.contains(reason), "{waived}");
         // A second waiver of the same rule: shown next to the rule field, 409.
         let r = appraiser.post(&waivers_url, &[("csrf_token", csrf.as_str()), ("rule", "tls.cert_expiry"), ("reason", "Lần hai"), ("expires_on", expiry.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 409);
-        assert!(r.text().await.unwrap().contains("id=\"waiver-rule-error\""));
+        assert_eq!(r.status, 409);
+        assert!(r.text().contains("id=\"waiver-rule-error\""));
         // The officer reads the waiver too.
-        assert!(get(&officer, &page).await.1.contains(reason));
+        assert!(officer.get_text(&page).await.1.contains(reason));
 
         // Scan now: accepted, back to the page with a notice (no agent covers it here).
         let r = appraiser.post(&format!("{page}/scan"), &[("csrf_token", csrf.as_str())]).await;
-        assert_eq!(r.status().as_u16(), 303);
-        assert!(r.headers()["location"].to_str().unwrap().contains("notice=scan"));
+        assert_eq!(r.status, 303);
+        assert!(r.location.contains("notice=scan"));
         let r = appraiser.post(&format!("{page}/scan"), &[]).await;
-        assert_eq!(r.status().as_u16(), 403, "no CSRF token");
+        assert_eq!(r.status, 403, "no CSRF token");
 
         // A second report with another outcome (TLS 1.0 refused): a change in the timeline.
         let second = report(2, now - SignedDuration::from_hours(2), 10, false);
         let (s, v) = call(&c, "POST", format!("{api}/reports"), &admin, Some(second)).await;
         assert_eq!(s, 201, "{v}");
-        let (_, html) = get(&officer, &page).await;
+        let (_, html) = officer.get_text(&page).await;
         let history = element(&html, "ol", "history");
         assert_eq!(history.matches("<li class=\"change\"").count(), 2, "{history}");
         let newest = &history[history.find("<li class=\"change\"").unwrap()..];
@@ -396,9 +285,9 @@ fn the_system_page_shows_evaluation_certificate_history_and_waivers_within_scope
         assert!(!element(&html, "table", "protocols").contains("TLS 1.0</td><td class=\"bad\""));
 
         // English on request.
-        let r = officer.get(&format!("{root}/lang/en?next=/systems/{id}")).await;
-        assert_eq!(r.status().as_u16(), 303);
-        let (_, html) = get(&officer, &page).await;
+        let r = officer.get(&format!("/lang/en?next=/systems/{id}")).await;
+        assert_eq!(r.status, 303);
+        let (_, html) = officer.get_text(&page).await;
         assert!(html.contains("Operating unit") && html.contains("Compliance grade"));
     });
 }

@@ -5,201 +5,12 @@
 //! with its letter lookup; all under agency scope (an officer of one agency never sees
 //! another's systems or dossiers, in the pages or the exports).
 
-use std::io::Cursor;
-
-use calamine::{Data, Reader, Xlsx};
 use serde_json::{Value, json};
 
-use crate::server_documents::multipart;
 use crate::serverkit::{add_user, call, client, serve, token_for};
+use crate::webkit::{WebSession, between, first_sheet};
 
 const PASSWORD: &str = "mật-khẩu-đủ-dài-2026";
-
-/// A browser: a session cookie, its CSRF token, no automatic redirects.
-struct Web {
-    c: reqwest::Client,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-/// An answer: status, `Location`, `Content-Type`, `Content-Disposition`, body.
-struct Page {
-    status: u16,
-    location: String,
-    content_type: String,
-    disposition: String,
-    body: Vec<u8>,
-}
-
-impl Page {
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("UTF-8")
-    }
-}
-
-async fn page_of(r: reqwest::Response) -> Page {
-    let header = |name: &str| {
-        r.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let (status, location, content_type, disposition) = (
-        r.status().as_u16(),
-        header("location"),
-        header("content-type"),
-        header("content-disposition"),
-    );
-    Page {
-        status,
-        location,
-        content_type,
-        disposition,
-        body: r.bytes().await.unwrap().to_vec(),
-    }
-}
-
-impl Web {
-    /// Signs in through the `/login` form and reads the CSRF token off a page.
-    async fn sign_in(base: &str, login: &str) -> Web {
-        let c = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = c
-            .post(format!("{base}/login"))
-            .header("content-type", FORM)
-            .body(form_body(&[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/systems"),
-            ]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 303, "sign-in of {login}");
-        assert_eq!(r.headers()["location"], "/systems");
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let mut web = Web {
-            c,
-            base: base.to_string(),
-            cookie,
-            csrf: String::new(),
-        };
-        let html = web.get("/systems").await.text();
-        web.csrf = between(&html, "name=\"csrf_token\" value=\"", "\"").to_string();
-        assert!(!web.csrf.is_empty());
-        web
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        page_of(r).await
-    }
-
-    /// A page that must answer 200: its HTML.
-    async fn html(&self, path: &str) -> String {
-        let p = self.get(path).await;
-        assert_eq!(p.status, 200, "{path}: {}", p.text());
-        p.text()
-    }
-
-    async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let r = self
-            .c
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("content-type", FORM)
-            .body(form_body(fields))
-            .send()
-            .await
-            .unwrap();
-        page_of(r).await
-    }
-
-    /// The JSON API with this session (cookie and `X-CSRF-Token`).
-    async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .c
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}/api/v1{path}", self.base),
-            )
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn upload(&self, dossier: &str, kind: &str) -> u16 {
-        let file = format!("{kind}.pdf");
-        let (content_type, body) = multipart(&[
-            ("kind", None, kind.as_bytes()),
-            ("file", Some(file.as_str()), "nội dung hồ sơ".as_bytes()),
-        ]);
-        self.c
-            .post(format!("{}/api/v1/dossiers/{dossier}/documents", self.base))
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-}
-
-const FORM: &str = "application/x-www-form-urlencoded";
-
-/// Fields as an HTML form sends them (`application/x-www-form-urlencoded`, UTF-8).
-fn form_body(fields: &[(&str, &str)]) -> String {
-    let encode = |text: &str| {
-        let mut out = String::new();
-        for b in text.bytes() {
-            match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(char::from(b))
-                }
-                b' ' => out.push('+'),
-                other => out.push_str(&format!("%{other:02X}")),
-            }
-        }
-        out
-    };
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The text between `start` and the next `end` ("" when absent).
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    text.split_once(start)
-        .and_then(|(_, rest)| rest.split_once(end))
-        .map_or("", |(inside, _)| inside)
-}
 
 /// The ids of the systems listed (`tr.system-row[data-id]`), in order.
 fn row_ids(html: &str, class: &str) -> Vec<String> {
@@ -220,25 +31,6 @@ fn csv_cells(bytes: &[u8]) -> Vec<Vec<String>> {
     text.split("\r\n")
         .filter(|l| !l.is_empty())
         .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
-}
-
-/// The cells of the workbook's first sheet, as text.
-fn sheet(bytes: &[u8]) -> Vec<Vec<String>> {
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
-    let name = book.sheet_names()[0].clone();
-    assert_eq!(name, "Hệ thống thông tin");
-    let range = book.worksheet_range(&name).unwrap();
-    range
-        .rows()
-        .map(|row| {
-            row.iter()
-                .map(|c| match c {
-                    Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
         .collect()
 }
 
@@ -355,10 +147,14 @@ async fn scenario(base: String, admin: String) {
         .await;
     }
 
-    let staff = Web::sign_in(&base, "admin").await;
-    let officer_a = Web::sign_in(&base, "officer-a").await;
-    let officer_b = Web::sign_in(&base, "officer-b").await;
-    let viewer = Web::sign_in(&base, "viewer").await;
+    let mut staff = WebSession::sign_in(&base, "admin", PASSWORD, "/systems").await;
+    staff.take_csrf("/systems").await;
+    let mut officer_a = WebSession::sign_in(&base, "officer-a", PASSWORD, "/systems").await;
+    officer_a.take_csrf("/systems").await;
+    let mut officer_b = WebSession::sign_in(&base, "officer-b", PASSWORD, "/systems").await;
+    officer_b.take_csrf("/systems").await;
+    let mut viewer = WebSession::sign_in(&base, "viewer", PASSWORD, "/systems").await;
+    viewer.take_csrf("/systems").await;
 
     // The table: Vietnamese headers, 50 rows of 58, the next page.
     let html = staff.html("/systems").await;
@@ -460,7 +256,7 @@ async fn scenario(base: String, admin: String) {
         "level_justification",
         "security_plan",
     ] {
-        assert_eq!(officer_a.upload(&sent, kind).await, 201, "{kind}");
+        assert_eq!(officer_a.api_upload(&sent, kind).await, 201, "{kind}");
     }
     let letter = json!({"number": 2559, "symbol": "SCT-VP", "date": "2021-05-25"});
     let submit = json!({"action": "submit", "letter": letter});
@@ -545,7 +341,7 @@ async fn scenario(base: String, admin: String) {
         p.disposition,
         format!("attachment; filename=\"he-thong-{day}.xlsx\"")
     );
-    let cells = sheet(&p.body);
+    let cells = first_sheet(&p.body, "Hệ thống thông tin");
     assert_eq!(cells[0], HEADERS);
     assert_eq!(cells.len(), 3);
     assert_eq!(
@@ -558,7 +354,10 @@ async fn scenario(base: String, admin: String) {
         ]
     );
     assert_eq!(cells[2][5], "VB số 2559/SCT-VP ngày 25/5/2021");
-    let cells = sheet(&staff.get("/systems/export.xlsx?level=1").await.body);
+    let cells = first_sheet(
+        &staff.get("/systems/export.xlsx?level=1").await.body,
+        "Hệ thống thông tin",
+    );
     assert_eq!(cells.len(), 1 + 55);
     assert!(
         cells[1..]
@@ -578,7 +377,7 @@ async fn scenario(base: String, admin: String) {
     assert!(html.contains(&format!("<option value=\"{office}\">")));
     assert!(!html.contains(&format!("<option value=\"{stp}\"")));
     let p = officer_a
-        .post_form(
+        .post(
             "/systems",
             &[
                 ("csrf_token", &officer_a.csrf),
@@ -593,7 +392,7 @@ async fn scenario(base: String, admin: String) {
         )
         .await;
     assert_eq!(p.status, 422);
-    let html = p.text();
+    let html = p.text().to_string();
     assert!(by_id(&html, "error-name").contains("tên hệ thống"));
     assert!(by_id(&html, "error-urls").contains("không phải địa chỉ"));
     assert!(by_id(&html, "error-proposed_level").contains("1 đến 5"));
@@ -606,7 +405,7 @@ async fn scenario(base: String, admin: String) {
     assert!(html.contains(&format!("<option value=\"{office}\" selected>")));
     // Another agency's unit, even typed by hand, is refused next to the field.
     let p = officer_a
-        .post_form(
+        .post(
             "/systems",
             &[
                 ("csrf_token", &officer_a.csrf),
@@ -620,7 +419,7 @@ async fn scenario(base: String, admin: String) {
     assert!(p.text().contains("id=\"error-operating_unit\""));
     // Without the CSRF token: refused.
     let p = officer_a
-        .post_form(
+        .post(
             "/systems",
             &[
                 ("name", "Hệ thống không token"),
@@ -631,7 +430,7 @@ async fn scenario(base: String, admin: String) {
         .await;
     assert_eq!(p.status, 403);
     let p = officer_a
-        .post_form(
+        .post(
             "/systems",
             &[
                 ("csrf_token", "sai"),
@@ -653,7 +452,7 @@ async fn scenario(base: String, admin: String) {
     );
     // Success: 303 to the new system, which the API knows.
     let p = officer_a
-        .post_form(
+        .post(
             "/systems",
             &[
                 ("csrf_token", &officer_a.csrf),
@@ -753,7 +552,7 @@ async fn scenario(base: String, admin: String) {
     }
     let p = staff.get("/dossiers?letter=2560/SCT-VP").await;
     assert_eq!(p.status, 200);
-    assert!(row_ids(&p.text(), "dossier-row").is_empty());
+    assert!(row_ids(p.text(), "dossier-row").is_empty());
     let p = staff.get("/dossiers?letter=kh%C3%B4ng+c%C3%B3").await;
     assert_eq!(p.status, 400);
     assert!(p.text().contains("id=\"letter-error\""));
@@ -763,28 +562,19 @@ async fn scenario(base: String, admin: String) {
     assert!(!html.contains("VB số 2559"));
     let p = officer_b.get("/dossiers?letter=2559/SCT-VP").await;
     assert_eq!(p.status, 200);
-    assert!(row_ids(&p.text(), "dossier-row").is_empty());
+    assert!(row_ids(p.text(), "dossier-row").is_empty());
     assert_eq!(
         row_ids(&officer_a.html("/dossiers").await, "dossier-row").len(),
         2
     );
 
     // English on request; signed-out visitors go to the sign-in page.
-    let en = Web {
-        cookie: format!("{}; canhgac_lang=en", staff.cookie),
-        ..staff
-    };
-    let html = en.html("/systems").await;
+    let en = staff.get_with_cookie("/systems", "canhgac_lang=en").await;
+    assert_eq!(en.status, 200, "/systems: {}", en.text());
+    let html = en.text();
     assert!(html.contains(">System<") && html.contains("Showing 1–50 of 59"));
-    let anonymous = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = anonymous
-        .get(format!("{base}/systems/export.csv"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
+    let r = WebSession::anonymous(&base)
+        .get("/systems/export.csv")
+        .await;
+    assert_eq!(r.status, 303);
 }
