@@ -81,6 +81,16 @@ enum Command {
         /// Destination file.
         dest: PathBuf,
     },
+    /// Every day off of a year (date, name, lunar date), the holiday blocks and the number of
+    /// working days, from the policy pack's calendar.
+    Calendar {
+        /// The Gregorian year, e.g. 2026.
+        #[arg(value_parser = clap::value_parser!(i16).range(1900..=2199))]
+        year: i16,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -625,6 +635,16 @@ pub fn run() -> Result<ExitCode> {
             }
         }
         Command::Agent(command) => agent_command(config, command),
+        Command::Calendar { year, json } => {
+            let pack = canhgac_policies::pack::Pack::decree85();
+            let c = canhgac_server::calendar::year(&pack.calendar, year);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                print!("{}", canhgac_server::calendar::text_vi(&c));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup { at, dest } => {
             let settings = settings(config, &at)?;
             if dest.exists() {

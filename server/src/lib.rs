@@ -9,6 +9,7 @@ pub mod agents;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod changes;
 pub mod clock;
 pub mod compliance;

@@ -83,7 +83,18 @@ fn batch(n: u64) -> Batch {
 }
 
 fn writer(engine: &str, path: &Path, start: u64) {
-    let store = match store::open(path, engine) {
+    // A killed predecessor's file lock can outlive its SIGKILL for a moment (the kernel is
+    // still tearing the process down): retry "in use" for a few seconds, nothing else.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let opened = loop {
+        match store::open(path, engine) {
+            Err(e) if e.to_string().contains("in use") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => break other,
+        }
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
             say(&format!("open-error {e}"));

@@ -423,3 +423,53 @@ fn server_cli_a_stale_serve_json_is_not_trusted_while_the_store_is_locked() {
     assert!(err.contains("no running server announced itself"), "{err}");
     drop(running);
 }
+
+#[test]
+fn server_cli_calendar_lists_a_years_days_off_blocks_and_working_days() {
+    let (code, out, err) = server(&["calendar", "2026"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("17/02/2026 Mùng 1 Tết Bính Ngọ (1/1 âm lịch)"),
+        "{out}"
+    );
+    assert!(out.contains("30/04/2026 Ngày Chiến thắng"), "{out}");
+    assert!(out.contains("02/09/2026 Quốc khánh"), "{out}");
+    assert!(out.contains("Các kỳ nghỉ năm 2026:"), "{out}");
+    let working: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Số ngày làm việc năm 2026: "))
+        .expect("the working-day count")
+        .parse()
+        .unwrap();
+
+    // The same as JSON, for machines: the same days and count.
+    let (code, json, err) = server(&["calendar", "2026", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["year"], 2026);
+    assert_eq!(v["working_days"], working);
+    let days = v["days_off"].as_array().unwrap();
+    let text_days = out.lines().take_while(|l| !l.is_empty()).skip(1).count();
+    assert_eq!(days.len(), text_days);
+    let tet = days
+        .iter()
+        .find(|d| d["date"] == "2026-02-17")
+        .expect("17/02/2026");
+    assert_eq!(tet["holiday_id"], "tet");
+    assert_eq!(tet["lunar"]["day"], 1);
+    assert_eq!(tet["lunar"]["month"], 1);
+    assert!(v["blocks"].as_array().unwrap().iter().any(|b| {
+        b["holidays"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "national-day")
+    }));
+
+    // A year out of range or not a number is a usage error, not a panic.
+    for bad in ["1800", "năm-2026"] {
+        let (code, _, err) = server(&["calendar", bad], None);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("year") || err.contains("YEAR"), "{err}");
+    }
+}
