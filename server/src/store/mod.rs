@@ -88,11 +88,18 @@ pub enum Table {
     Agents,
     /// One-time agent enrollment tokens, by the SHA-256 of the secret.
     Enrollments,
+    /// Official holiday schedules entered by an administrator, by year (`crate::calendar`).
+    Calendars,
+    /// Outgoing e-mail, one record per message by its idempotency key (`crate::alerts::outbox`).
+    Outbox,
+    /// Alert state: events already raised and reminders already queued, by key
+    /// (`crate::alerts`).
+    Alerts,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 18] = [
+    pub const ALL: [Table; 21] = [
         Table::Meta,
         Table::Agencies,
         Table::Systems,
@@ -111,6 +118,9 @@ impl Table {
         Table::InventoryEvents,
         Table::Agents,
         Table::Enrollments,
+        Table::Calendars,
+        Table::Outbox,
+        Table::Alerts,
     ];
 
     /// The table's stable name (used as the table name in every backend).
@@ -134,6 +144,9 @@ impl Table {
             Table::InventoryEvents => "inventory_events",
             Table::Agents => "agents",
             Table::Enrollments => "enrollments",
+            Table::Calendars => "calendars",
+            Table::Outbox => "outbox",
+            Table::Alerts => "alerts",
         }
     }
 }

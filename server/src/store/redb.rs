@@ -1,6 +1,6 @@
 //! [`RedbStore`]: the embedded default, one [redb](https://docs.rs/redb) file.
 //!
-//! - One redb table per [`Table`], named [`Table::name`], keys and values `&[u8]`; all twelve
+//! - One redb table per [`Table`], named [`Table::name`], keys and values `&[u8]`; all of them
 //!   are created when the store opens.
 //! - Each [`Store::apply`] is one write transaction with [`Durability::Immediate`]: conditions
 //!   are read inside it, so they and the ops are atomic; the commit's fsync has happened when
