@@ -63,21 +63,46 @@ pub async fn launch(
     // Concurrent writers share durable commits (crate::store::group), then the index follows.
     let store: Arc<dyn Store> = Arc::new(crate::store::group::GroupCommit::new(store));
     let store: Arc<dyn Store> = Arc::new(crate::index::IndexedStore::new(store, index.clone()));
+    // The pack as shipped, with the administrator's official holiday schedules applied
+    // (crate::calendar): a stored schedule that no longer fits the pack stops the start.
+    let base = canhgac_policies::pack::Pack::decree85();
+    let effective = {
+        let (store, base) = (store.clone(), base.clone());
+        tokio::task::spawn_blocking(move || crate::calendar::effective_pack(store.as_ref(), &base))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+    };
     let state = AppState {
         index,
         store,
         metrics: Arc::new(Metrics::default()),
-        pack: Arc::new(canhgac_policies::pack::Pack::decree85()),
+        pack: Arc::new(crate::packs::PackCell::with_current(base, effective)),
         max_document_bytes: settings.max_document_bytes,
         access: Arc::new(crate::sessions::Access::new(settings.sessions.clone())),
         report_retention_days: settings.report_retention_days,
+        alerts: Arc::new(settings.alerts.clone()),
+        mail_configured: settings.mail.is_some(),
     };
     let retention = crate::retention::spawn(
         state.store.clone(),
-        state.pack.clone(),
+        state.pack(),
         settings.report_retention_days,
         std::time::Duration::from_secs(6 * 3600),
     );
+    // The alert loop (crate::alerts), when a mail relay is configured.
+    let alerts = crate::alerts::worker::from_settings(
+        settings.mail.as_ref(),
+        &settings.alerts,
+        state.store.clone(),
+        state.index.clone(),
+        state.pack.clone(),
+    )
+    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+    .map(crate::alerts::worker::AlertLoop::spawn);
+    if alerts.is_none() {
+        tracing::info!("alerts: no [mail] relay configured, no e-mail will be sent");
+    }
     let trusted = Arc::new(TrustedProxies::new(settings.trusted_proxies.clone()));
     let app = api::router(state, settings.max_body).layer(axum::middleware::from_fn_with_state(
         trusted,
@@ -99,6 +124,9 @@ pub async fn launch(
         }
     }
     retention.abort();
+    if let Some(task) = alerts {
+        task.abort();
+    }
     if let Some(task) = control {
         task.await.map_err(std::io::Error::other)??;
     }

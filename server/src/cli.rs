@@ -14,6 +14,9 @@ use canhgac_server::model::Role;
 use canhgac_server::remote::Remote;
 use canhgac_server::store::{self, Store, StoreError};
 use clap::{Args, Parser, Subcommand};
+
+#[path = "cli_alerts.rs"]
+mod alerts_cmd;
 use jiff::Timestamp;
 
 #[derive(Parser, Debug)]
@@ -81,13 +84,62 @@ enum Command {
         /// Destination file.
         dest: PathBuf,
     },
-    /// Every day off of a year (date, name, lunar date), the holiday blocks and the number of
-    /// working days, from the policy pack's calendar.
-    Calendar {
-        /// The Gregorian year, e.g. 2026.
+    /// The holiday calendar: `calendar YEAR` lists every day off of a year (date, name, lunar
+    /// date), the holiday blocks and the number of working days, from the policy pack with the
+    /// official schedules stored on the server; `calendar import FILE` and `calendar remove
+    /// YEAR` manage those schedules (docs/workflow.md).
+    Calendar(CalendarArgs),
+    /// Alert e-mail: `alerts preview --holiday DATE [--agency ID]` renders a holiday's letters
+    /// without sending; `alerts schedule YEAR` lists the reminder days; `alerts outbox` the
+    /// outgoing mail; `alerts test --to EMAIL` sends a test message (docs/alerts.md).
+    #[command(subcommand)]
+    Alerts(alerts_cmd::AlertsCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct CalendarArgs {
+    #[command(subcommand)]
+    command: Option<CalendarCommand>,
+    #[command(flatten)]
+    show: CalendarShow,
+}
+
+#[derive(Args, Debug)]
+struct CalendarShow {
+    /// The Gregorian year, e.g. 2026.
+    #[arg(required = true, value_parser = clap::value_parser!(i16).range(1900..=2199))]
+    year: Option<i16>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    at: Where,
+}
+
+#[derive(Subcommand, Debug)]
+enum CalendarCommand {
+    /// The same as `calendar YEAR`.
+    Show(CalendarShow),
+    /// Store the government's official holiday schedule: a TOML file of `[[schedule]]` entries
+    /// (one or more years), which replaces the policy pack's schedules of those years.
+    Import {
+        #[command(flatten)]
+        at: Where,
+        /// The file (UTF-8 TOML).
+        file: PathBuf,
+        /// Print what changed as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the official schedule stored for a year: the policy pack's data applies again.
+    Remove {
+        #[command(flatten)]
+        at: Where,
+        /// The Gregorian year.
         #[arg(value_parser = clap::value_parser!(i16).range(1900..=2199))]
         year: i16,
-        /// Print JSON instead of text.
+        /// Print what changed as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -635,16 +687,8 @@ pub fn run() -> Result<ExitCode> {
             }
         }
         Command::Agent(command) => agent_command(config, command),
-        Command::Calendar { year, json } => {
-            let pack = canhgac_policies::pack::Pack::decree85();
-            let c = canhgac_server::calendar::year(&pack.calendar, year);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
-            } else {
-                print!("{}", canhgac_server::calendar::text_vi(&c));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Calendar(args) => calendar_command(config, args),
+        Command::Alerts(command) => alerts_cmd::run(config, command),
         Command::Backup { at, dest } => {
             let settings = settings(config, &at)?;
             if dest.exists() {
@@ -774,6 +818,145 @@ fn agent_command(config: Option<&Path>, command: AgentCommand) -> Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `calendar YEAR`, `calendar show YEAR`, `calendar import FILE`, `calendar remove YEAR`: on the
+/// store, or through the running server.
+fn calendar_command(config: Option<&Path>, args: CalendarArgs) -> Result<ExitCode> {
+    use canhgac_server::calendar::{self, YearChange};
+    let base = canhgac_policies::pack::Pack::decree85();
+    let print_changes = |changes: &[YearChange], json: bool| -> Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(changes)?);
+        } else {
+            for c in changes {
+                print!("{}", c.text_vi());
+            }
+        }
+        Ok(())
+    };
+    match args.command {
+        None => calendar_show(config, args.show),
+        Some(CalendarCommand::Show(show)) => calendar_show(config, show),
+        Some(CalendarCommand::Import { at, file, json }) => {
+            let settings = settings(config, &at)?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {} (UTF-8 TOML)", file.display()))?;
+            let changes: Vec<YearChange> = match store_or_server(&settings)? {
+                Via::Store(store) => calendar::import(
+                    store.as_ref(),
+                    &base,
+                    &text,
+                    &file.display().to_string(),
+                    "cli",
+                    canhgac_server::clock::now(),
+                )?,
+                Via::Server(server) => {
+                    let answer = remote_call(
+                        &server,
+                        reqwest::Method::PUT,
+                        "/api/v1/calendar/official",
+                        Some(text),
+                    )?;
+                    serde_json::from_value(answer["years"].clone())
+                        .context("the server's answer has no years")?
+                }
+            };
+            eprintln!(
+                "canhgac-server: đã lưu lịch nghỉ chính thức năm / official schedule stored for {}",
+                changes
+                    .iter()
+                    .map(|c| c.year.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            print_changes(&changes, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CalendarCommand::Remove { at, year, json }) => {
+            let settings = settings(config, &at)?;
+            let change: YearChange = match store_or_server(&settings)? {
+                Via::Store(store) => calendar::remove(store.as_ref(), &base, year)?,
+                Via::Server(server) => serde_json::from_value(remote_call(
+                    &server,
+                    reqwest::Method::DELETE,
+                    &format!("/api/v1/calendar/official/{year}"),
+                    None,
+                )?)
+                .context("the server's answer is not a change")?,
+            };
+            eprintln!(
+                "canhgac-server: đã xoá lịch nghỉ chính thức năm / official schedule removed for {year}"
+            );
+            print_changes(std::slice::from_ref(&change), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `calendar YEAR`: the pack's calendar with the stored official schedules (through the running
+/// server when it holds the store; the pack alone when there is no store yet).
+fn calendar_show(config: Option<&Path>, show: CalendarShow) -> Result<ExitCode> {
+    use canhgac_server::calendar::{self, YearCalendar};
+    let year = show.year.context("the year, e.g. calendar 2026")?;
+    let settings = settings(config, &show.at)?;
+    let base = canhgac_policies::pack::Pack::decree85();
+    // A read must not create a data directory: without a store, the pack alone.
+    let has_store = store_path(&settings).exists() || control::serve_file(&settings.data).exists();
+    let c: YearCalendar = if has_store {
+        match store_or_server(&settings)? {
+            Via::Store(store) => {
+                let pack = calendar::effective_pack(store.as_ref(), &base)?;
+                calendar::year_in_store(store.as_ref(), &pack.calendar, year)?
+            }
+            Via::Server(server) => server.get_json(&format!("/api/v1/calendar/{year}"))?,
+        }
+    } else {
+        calendar::year(&base.calendar, year)
+    };
+    if show.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        print!("{}", calendar::text_vi(&c));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A request to the running server that `Remote` has no method for (PUT, DELETE), with its
+/// local-administration token: the answer as JSON, or the server's error.
+fn remote_call(
+    server: &Remote,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<serde_json::Value> {
+    let info = server.info();
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    let mut request = client
+        .request(method, format!("{}{path}", info.url))
+        .bearer_auth(&info.token);
+    if let Some(text) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/toml")
+            .body(text);
+    }
+    let response = request
+        .send()
+        .with_context(|| format!("the running server at {} did not answer", info.url))?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        bail!(
+            "{} (HTTP {} {} from the running server)",
+            answer["error"]["message"].as_str().unwrap_or("error"),
+            status.as_u16(),
+            answer["error"]["code"].as_str().unwrap_or("error"),
+        );
+    }
+    Ok(answer)
 }
 
 /// `report weekly --xlsx FILE`: the workbook of the province's figures.

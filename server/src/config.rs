@@ -36,6 +36,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Browser session lifetimes and cookie flags (see docs/access.md).
     pub sessions: crate::sessions::SessionSettings,
+    /// The SMTP relay (`[mail]`); without it no e-mail is sent (previews still work).
+    pub mail: Option<crate::alerts::settings::MailSettings>,
+    /// What alerts go out when and to whom (`[alerts]`, see docs/alerts.md).
+    pub alerts: crate::alerts::settings::AlertSettings,
 }
 
 /// How log lines are written to standard error.
@@ -65,6 +69,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             sessions: crate::sessions::SessionSettings::default(),
+            mail: None,
+            alerts: crate::alerts::settings::AlertSettings::default(),
         }
     }
 }
@@ -104,6 +110,10 @@ pub struct FileSettings {
     /// Mark the session cookie `Secure` even when the request did not come over HTTPS
     /// (default false; HTTPS requests always get it).
     pub secure_cookies: Option<bool>,
+    /// The SMTP relay.
+    pub mail: Option<crate::alerts::settings::MailFile>,
+    /// Alert schedules and recipients.
+    pub alerts: Option<crate::alerts::settings::AlertsFile>,
 }
 
 /// Values given on the command line; they override the file and the environment.
@@ -150,7 +160,13 @@ impl Settings {
             tls_key,
         } = flags;
         let mut s = Settings::default();
-        if let Some(f) = file {
+        if let Some(mut f) = file {
+            s.alerts = crate::alerts::settings::AlertSettings::from_file(f.alerts.take())?;
+            if let Some(mail) = f.mail.take() {
+                s.mail = Some(crate::alerts::settings::MailSettings::from_file(
+                    mail, &env,
+                )?);
+            }
             s.tls_cert = f.tls_cert.or(s.tls_cert);
             s.tls_key = f.tls_key.or(s.tls_key);
             if let Some(secs) = f.tls_reload_interval {

@@ -316,7 +316,12 @@ impl Agencies {
         self.by_id.get(&id)
     }
 
-    /// Number of agencies.
+    /// Every agency, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Agency> {
+        self.by_id.values()
+    }
+
+    /// How many agencies.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }

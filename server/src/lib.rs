@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod agents;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod documents;
 pub mod exchange;
 pub mod index;
 pub mod model;
+pub mod packs;
 pub mod remote;
 pub mod repo;
 pub mod report;

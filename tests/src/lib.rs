@@ -20,6 +20,7 @@ pub mod demo;
 pub mod dns_server;
 pub mod hostile;
 pub mod legacy_hello;
+pub mod mail;
 pub mod nginx;
 pub mod openssl;
 pub mod pki;

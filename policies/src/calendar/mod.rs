@@ -7,18 +7,21 @@
 //!
 //! - [`to_lunar`], [`from_lunar`], [`leap_month`], [`month_length`], [`can_chi`]: the lunar
 //!   calendar, computed astronomically for UTC+7.
-//! - [`CalendarRules`]: holidays and yearly official schedules, and the days off they give.
+//! - [`CalendarRules`]: holidays and yearly official schedules, and the days off they give;
+//!   [`CalendarRules::with_official`] applies an administrator's official schedule file.
 //! - [`add_working_days`], [`working_days_between`]: deadline arithmetic.
 
 mod astro;
 mod error;
 mod holidays;
 mod lunar;
+mod official;
 mod rules;
 mod workdays;
 
 pub use error::{CalendarError, Location};
 pub use holidays::{DayOff, DayOffKind, HolidayBlock};
 pub use lunar::{LunarDate, can_chi, from_lunar, leap_month, month_length, to_lunar};
+pub use official::{HolidayName, MakeUpDay, OfficialSchedules};
 pub use rules::CalendarRules;
 pub use workdays::{add_working_days, working_days_between};

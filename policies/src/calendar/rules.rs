@@ -91,6 +91,11 @@ pub(super) struct Schedule {
     pub(super) off: Option<Vec<Date>>,
     /// Make-up working days: weekly rest days that are worked.
     pub(super) working: Vec<Date>,
+    /// The administrator's note, as written.
+    pub(super) note: Option<String>,
+    /// Whether it comes from an official schedule applied over the pack's data
+    /// ([`CalendarRules::with_official`]), not from the pack's own file.
+    pub(super) official: bool,
 }
 
 /// The file as written.
@@ -137,18 +142,15 @@ struct RawAdjacentDay {
     before_on: Vec<RawWeekday>,
 }
 
+/// One `[[schedule]]` as written (also read by [`super::official`]).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSchedule {
+pub(super) struct RawSchedule {
     year: Spanned<i64>,
-    holiday: Spanned<String>,
+    pub(super) holiday: Spanned<String>,
     off: Option<Vec<RawRange>>,
     #[serde(default)]
     working: Vec<Spanned<Datetime>>,
-    #[allow(
-        dead_code,
-        reason = "free text for administrators, checked to be a string"
-    )]
     note: Option<String>,
 }
 
@@ -221,20 +223,20 @@ impl CalendarRules {
 }
 
 /// Checks a parsed file and builds the rules, locating each problem in the text.
-struct Validator<'a> {
-    file_label: &'a str,
-    text: &'a str,
+pub(super) struct Validator<'a> {
+    pub(super) file_label: &'a str,
+    pub(super) text: &'a str,
 }
 
 impl Validator<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> CalendarError {
+    pub(super) fn error(&self, span: Range<usize>, message: impl Into<String>) -> CalendarError {
         CalendarError::Rules {
             location: Location::at(self.file_label, self.text, Some(span.start)),
             message: message.into(),
         }
     }
 
-    fn line_of(&self, span: &Range<usize>) -> String {
+    pub(super) fn line_of(&self, span: &Range<usize>) -> String {
         Location::at(self.file_label, self.text, Some(span.start))
             .line
             .map_or_else(String::new, |line| format!(" (line {line})"))
@@ -425,7 +427,7 @@ impl Validator<'_> {
 
     /// Validates one schedule; the spans of its make-up working days are added to
     /// `working_spans` for the check against the computed days off.
-    fn schedule(
+    pub(super) fn schedule(
         &self,
         raw: &RawSchedule,
         holiday: usize,
@@ -505,6 +507,8 @@ impl Validator<'_> {
             holiday,
             off,
             working,
+            note: raw.note.as_ref().map(|n| n.trim().to_owned()),
+            official: false,
         })
     }
 

@@ -309,7 +309,7 @@ pub(crate) async fn store_upload(
             },
             &user,
             &scope,
-            &state.pack,
+            &state.pack(),
             today(now),
             now,
         )

@@ -270,7 +270,7 @@ pub async fn act(
         action,
         &principal.account.user(),
         &scope,
-        &state.pack,
+        &state.pack(),
         today(now),
         now,
     )

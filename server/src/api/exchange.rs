@@ -179,7 +179,7 @@ pub async fn import(
         }),
     };
     let store = state.store.clone();
-    let pack = state.pack.clone();
+    let pack = state.pack();
     let report = tokio::task::spawn_blocking(move || {
         import_inventory(
             store.as_ref(),
@@ -289,7 +289,7 @@ pub(crate) async fn weekly_report(
     let scope = scope_of(principal)?;
     let store = state.store.clone();
     let index = state.index.clone();
-    let pack = state.pack.clone();
+    let pack = state.pack();
     let (figures, scope_name) =
         blocking(move || weekly_indexed(store.as_ref(), &index, &pack, week_end, scope)).await?;
     let text = weekly_text_vi(&figures);

@@ -356,7 +356,7 @@ pub(crate) async fn system_compliance(
     .await?;
     let view = summary.map(|summary| {
         crate::compliance::view(
-            &state.pack,
+            &state.pack(),
             &system,
             &summary,
             &waivers,

@@ -632,7 +632,7 @@ fn matching_dossiers<'a>(
     data: &'a IndexData,
     scope: &Scope,
     query: &DossierQuery,
-    pack: &canhgac_policies::pack::Pack,
+    pack: &Arc<canhgac_policies::pack::Pack>,
     today: jiff::civil::Date,
 ) -> (usize, Vec<DossierHit<'a>>) {
     let agency = agency_filter(data, query.agency);
@@ -771,7 +771,7 @@ pub(crate) async fn with_dossiers<T: Send + 'static>(
     tokio::task::spawn_blocking(move || {
         let data = st.index.read(st.store.as_ref())?;
         let scope = Scope::of(&principal, &data);
-        let (total, hits) = matching_dossiers(&data, &scope, &query, &st.pack, today);
+        let (total, hits) = matching_dossiers(&data, &scope, &query, &st.pack(), today);
         Ok(f(&data, total, hits))
     })
     .await
@@ -803,9 +803,11 @@ fn dossiers_page(
 }
 
 /// Working days late per due date, for one day and one pack (see `dossiers_page`): shared by
-/// every request of the day, so each due date is computed once.
+/// every request of the day, so each due date is computed once. The pack is kept (not its
+/// address alone): a pack replaced by an official holiday schedule (`crate::packs`) cannot be
+/// mistaken for a new one allocated at the same address.
 struct LateCache {
-    pack: usize,
+    pack: Arc<canhgac_policies::pack::Pack>,
     today: jiff::civil::Date,
     /// What earlier requests computed.
     shared: Arc<HashMap<jiff::civil::Date, Option<i64>>>,
@@ -814,7 +816,7 @@ struct LateCache {
 }
 
 type SharedLate = (
-    usize,
+    Arc<canhgac_policies::pack::Pack>,
     jiff::civil::Date,
     Arc<HashMap<jiff::civil::Date, Option<i64>>>,
 );
@@ -823,15 +825,14 @@ static LATE: std::sync::Mutex<Option<SharedLate>> = std::sync::Mutex::new(None);
 
 impl LateCache {
     /// The days computed so far for this pack and day.
-    fn take(pack: &canhgac_policies::pack::Pack, today: jiff::civil::Date) -> LateCache {
-        let key = std::ptr::from_ref(pack) as usize;
+    fn take(pack: &Arc<canhgac_policies::pack::Pack>, today: jiff::civil::Date) -> LateCache {
         let kept = LATE.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let shared = match kept {
-            Some((p, t, map)) if p == key && t == today => map,
+            Some((p, t, map)) if Arc::ptr_eq(&p, pack) && t == today => map,
             _ => Arc::new(HashMap::new()),
         };
         LateCache {
-            pack: key,
+            pack: pack.clone(),
             today,
             shared,
             days: HashMap::new(),
@@ -853,7 +854,7 @@ impl LateCache {
         }
         let mut guard = LATE.lock().unwrap_or_else(|e| e.into_inner());
         let mut merged: HashMap<jiff::civil::Date, Option<i64>> = match guard.as_ref() {
-            Some((p, t, map)) if *p == self.pack && *t == self.today => (**map).clone(),
+            Some((p, t, map)) if Arc::ptr_eq(p, &self.pack) && *t == self.today => (**map).clone(),
             _ => HashMap::new(),
         };
         merged.extend(self.days);

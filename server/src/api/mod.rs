@@ -4,6 +4,11 @@
 //! (`{"error": {"code", "message"}}`) with 4xx for every client mistake.
 
 pub(crate) mod agents;
+pub(crate) mod alerts;
+pub use self::alerts::{
+    PreviewRequest as AlertsPreview, outbox_answer as alerts_outbox, preview as alerts_preview,
+};
+pub(crate) mod calendar;
 pub(crate) mod documents;
 pub(crate) mod dossiers;
 mod error;
@@ -84,8 +89,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// The policy pack (workflow, calendar, rules).
-    pub pack: Arc<canhgac_policies::pack::Pack>,
+    /// The policy pack (workflow, calendar, rules), with the administrator's official holiday
+    /// schedules applied (`crate::calendar::effective_pack`); replaced when they change. Read
+    /// it with [`AppState::pack`].
+    pub pack: Arc<crate::packs::PackCell>,
     /// Largest dossier document an upload may carry, in bytes.
     pub max_document_bytes: usize,
     /// Session settings and sign-in throttling.
@@ -95,6 +102,17 @@ pub struct AppState {
     pub index: Arc<crate::index::Index>,
     /// Days an unchanged report is kept (`crate::retention`; 0: keep all).
     pub report_retention_days: u32,
+    /// Alert schedules and recipients (`crate::alerts`), for previews.
+    pub alerts: Arc<crate::alerts::settings::AlertSettings>,
+    /// Whether a mail relay is configured (alerts are sent).
+    pub mail_configured: bool,
+}
+
+impl AppState {
+    /// The current policy pack: one snapshot, to use for the whole request.
+    pub fn pack(&self) -> Arc<canhgac_policies::pack::Pack> {
+        self.pack.get()
+    }
 }
 
 /// Runs blocking storage work off the async threads.
@@ -352,6 +370,22 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/v1/import/inventory", post(exchange::import))
         .route("/api/v1/export/systems", get(exchange::export))
         .route("/api/v1/reports/weekly", get(exchange::weekly))
+        .route(
+            "/api/v1/calendar/official",
+            get(calendar::list).put(calendar::put_official),
+        )
+        .route(
+            "/api/v1/calendar/official/{year}",
+            axum::routing::delete(calendar::delete_official),
+        )
+        .route("/api/v1/calendar/{year}", get(calendar::get_year))
+        .route("/api/v1/alerts/preview", get(alerts::preview_route))
+        .route("/api/v1/alerts/outbox", get(alerts::outbox_route))
+        .route("/api/v1/alerts/outbox/retry", post(alerts::retry_route))
+        .route(
+            "/api/v1/alerts/recommendations",
+            get(alerts::recommendations_get).put(alerts::recommendations_put),
+        )
         .route("/api/v1/dossiers", get(listing::list_dossiers))
         .route("/api/v1/dossiers/{id}", get(dossiers::get))
         .route("/api/v1/dossiers/{id}/events", get(dossiers::events))

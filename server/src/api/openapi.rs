@@ -20,6 +20,7 @@ const PEOPLE: Roles = &[
     "agency_officer",
 ];
 const ADMIN: Roles = &["administrator"];
+const STAFF: Roles = &["administrator", "appraiser", "approver", "viewer"];
 
 /// A request body: a media type and its schema.
 #[derive(Clone, Copy)]
@@ -599,6 +600,118 @@ const OPS: &[Op] = &[
         ],
     },
     Op {
+        method: "get",
+        path: "/api/v1/calendar/{year}",
+        tag: "calendar",
+        summary: "A year's holiday calendar (1900-2199) from the server's pack with the stored official schedules applied: days_off (date, holiday_id, names, lunar date, kind, label_vi, official: from an official schedule), blocks, make_up_days, working_days, and the year's stored official record (null without one).",
+        roles: ANYONE,
+        body: Body::None,
+        ok: (200, "application/json", || schema("YearCalendar")),
+        query: &[],
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/calendar/official",
+        tag: "calendar",
+        summary: "Every stored official holiday schedule, by year: year, toml (the year's [[schedule]] entries), imported_by, imported_at.",
+        roles: ANYONE,
+        body: Body::None,
+        ok: (200, "application/json", any_list),
+        query: &[],
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/calendar/official",
+        tag: "calendar",
+        summary: "Store the government's official holiday schedule: the body is a TOML file of [[schedule]] entries (year, holiday, off = [{from, to}], working, note; one or more years; the syntax of the pack's calendar.toml, see docs/workflow.md). Each year in the file replaces the pack's schedules and any stored schedule of that year, from the next request on. Answers {years: [{year, had_official, days_off_before, days_off_after, added, removed, make_up_added, make_up_removed, working_days_before, working_days_after}]}; 422 invalid_calendar with the error's line and column when the file does not parse or validate (unknown holiday ids refused).",
+        roles: ADMIN,
+        body: Body::Raw("application/toml"),
+        ok: (200, "application/json", any_object),
+        query: &[],
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/calendar/official/{year}",
+        tag: "calendar",
+        summary: "Remove a year's stored official schedule: the pack's data applies again. Answers what changed in the year (as one item of the PUT's years).",
+        roles: ADMIN,
+        body: Body::None,
+        ok: (200, "application/json", any_object),
+        query: &[],
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/alerts/preview",
+        tag: "alerts",
+        summary: "What a holiday reminder would send, without sending or queuing: the reminder (block, id, send_on), each agency's facts (failing systems critical first with remediation, expiries before the block's end plus the margin, spam/defacement findings, dossiers needing supplementation or overdue, silent agents) and the drafts (key, to, subject, text, html). 404 when no holiday block starts within a year.",
+        roles: STAFF,
+        body: Body::None,
+        ok: (200, "application/json", any_object),
+        query: &[
+            (
+                "holiday",
+                "A day of the holiday block, or a day before it (yyyy-mm-dd).",
+            ),
+            ("agency", "Only this agency's letter (no province summary)."),
+            (
+                "reminder",
+                "Which reminder: d14, w3... (default: the last one before the block).",
+            ),
+        ],
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/alerts/outbox",
+        tag: "alerts",
+        summary: "The outgoing e-mail: counts by state (pending, sending, sent, failed) and the messages, newest first (key, category, to, subject, state, queued_at, attempts, next_attempt_at, last_error, done_at).",
+        roles: STAFF,
+        body: Body::None,
+        ok: (200, "application/json", any_object),
+        query: &[
+            (
+                "state",
+                "Only messages in this state: pending, sending, sent or failed.",
+            ),
+            ("limit", "At most this many messages (default 200)."),
+        ],
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/alerts/outbox/retry",
+        tag: "alerts",
+        summary: "Send a failed message again: it goes back in the queue with its attempts reset. 409 when no failed message has this key.",
+        roles: ADMIN,
+        body: Body::Json(|| {
+            json!({"type": "object", "required": ["key"], "additionalProperties": false,
+                "properties": {"key": {"type": "string"}}})
+        }),
+        ok: (200, "application/json", any_object),
+        query: &[],
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/alerts/recommendations",
+        tag: "alerts",
+        summary: "The recommendations every holiday letter ends with ({text}; placeholders {ky_nghi}, {tu_ngay}, {den_ngay}, {co_quan}).",
+        roles: STAFF,
+        body: Body::None,
+        ok: (200, "application/json", any_object),
+        query: &[],
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/alerts/recommendations",
+        tag: "alerts",
+        summary: "Replace the recommendations template ({text}, at most 20,000 bytes; empty: the default text again). Answers the template in force.",
+        roles: ADMIN,
+        body: Body::Json(|| {
+            json!({"type": "object", "required": ["text"], "additionalProperties": false,
+                "properties": {"text": {"type": "string"}}})
+        }),
+        ok: (200, "application/json", any_object),
+        query: &[],
+    },
+    Op {
         method: "post",
         path: "/api/v1/enrollments",
         tag: "agents",
@@ -731,6 +844,18 @@ fn components() -> Value {
             "Agency": {"type": "object", "required": ["id", "name", "short_code"]},
             "System": {"type": "object", "required": ["id", "name", "owner_agency", "operating_unit"]},
             "Dossier": {"type": "object", "required": ["id", "system", "state"]},
+            "YearCalendar": {"type": "object", "required": ["year", "days_off", "blocks", "make_up_days", "working_days", "official"],
+                "properties": {"year": {"type": "integer"},
+                    "days_off": {"type": "array", "items": {"type": "object", "required": ["date", "holiday_id", "name_vi", "name_en", "kind", "label_vi", "official"],
+                        "properties": {"date": {"type": "string", "format": "date"}, "holiday_id": {"type": "string"},
+                            "name_vi": {"type": "string"}, "name_en": {"type": "string"},
+                            "lunar": {"type": ["object", "null"]},
+                            "kind": {"type": "string", "enum": ["statutory", "compensatory", "scheduled"]},
+                            "label_vi": {"type": "string"}, "official": {"type": "boolean"}}}},
+                    "blocks": {"type": "array", "items": {"type": "object"}},
+                    "make_up_days": {"type": "array", "items": {"type": "object"}},
+                    "working_days": {"type": "integer"},
+                    "official": {"type": ["object", "null"]}}},
             "Action": {"type": "object", "required": ["action"], "properties": {"action": {"type": "string",
                 "enum": ["submit", "start_appraisal", "request_supplement", "resubmit", "mark_appraised", "approve", "reject", "withdraw", "assign", "comment"]}},
                 "description": "See docs/workflow.md for the fields of each action."}
@@ -847,7 +972,7 @@ pub fn document() -> Value {
         "security": [{"bearer": []}, {"session": []}],
         "tags": [
             {"name": "operations"}, {"name": "access"}, {"name": "inventory"},
-            {"name": "dossiers"}, {"name": "evidence"}, {"name": "exchange"}, {"name": "agents"}
+            {"name": "dossiers"}, {"name": "evidence"}, {"name": "exchange"}, {"name": "agents"}, {"name": "calendar"}, {"name": "alerts"}
         ],
         "paths": paths,
         "components": components(),

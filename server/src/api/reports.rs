@@ -63,11 +63,11 @@ pub async fn ingest(
     let to_evaluate = report.clone();
     let raw = serde_json::to_vec(&report).map_err(|e| ApiError::invalid(e.to_string()))?;
     let store = state.store.clone();
-    let outcome_pack = state.pack.clone();
+    let outcome_pack = state.pack();
     let outcome_target = target.clone();
     let noted_target = target.clone();
     let index = state.index.clone();
-    let eval_pack = state.pack.clone();
+    let eval_pack = state.pack();
     let stored = tokio::task::spawn_blocking(move || -> Result<Option<Vec<String>>, StoreError> {
         let report_key = format!("{target}/{id}");
         // The systems of this host (read index; the guard is dropped at once), evaluated in the

@@ -99,7 +99,7 @@ pub(crate) async fn grant(
     let now = crate::clock::now();
     let today = crate::clock::today_vn(now);
     let rule = new.rule.trim().to_string();
-    waivers::validate(&state.pack, &rule, &new.reason, new.expires_on, today)
+    waivers::validate(&state.pack(), &rule, &new.reason, new.expires_on, today)
         .map_err(Refusal::Invalid)?;
     let waiver = Waiver {
         id: crate::changes::new_id(now),

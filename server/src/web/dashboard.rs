@@ -485,7 +485,7 @@ async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         let waivers = valid_waivers(st.store.as_ref(), today)?;
         let data = st.index.read(st.store.as_ref())?;
         let scope = Within::of(&principal, &data);
-        Ok(overview(&data, scope, &waivers, &st.pack, now))
+        Ok(overview(&data, scope, &waivers, &st.pack(), now))
     });
     let (weekly, agents, systems) = tokio::join!(
         crate::api::exchange::weekly_report(&state, &viewer.principal, today),
@@ -611,8 +611,8 @@ async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
             .t("Bị chèn nội dung cờ bạc", "Injected gambling spam")
             .to_string(),
         other => {
-            let title = state
-                .pack
+            let pack = state.pack();
+            let title = pack
                 .rules
                 .iter()
                 .find(|r| r.spec.id == other)

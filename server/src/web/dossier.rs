@@ -416,7 +416,8 @@ fn person(people: &HashMap<UserId, User>, id: UserId, lang: Lang) -> (String, Op
 
 /// The name of a document kind: the pack's, the appraiser's kinds, or the kind itself.
 fn kind_label(state: &AppState, kind: &str, lang: Lang) -> String {
-    if let Some(d) = state.pack.workflow.document.iter().find(|d| d.id == kind) {
+    let pack = state.pack();
+    if let Some(d) = pack.workflow.document.iter().find(|d| d.id == kind) {
         return lang.t(&d.name_vi, &d.name_en).to_string();
     }
     if let Some((_, vi, en)) = REQUEST_KINDS.iter().find(|(id, _, _)| *id == kind) {
@@ -462,7 +463,7 @@ async fn build(
         .collect();
     appraisers.sort_by(|a, b| a.1.cmp(&b.1));
     let people: HashMap<UserId, User> = accounts.into_iter().map(|(u, _)| (u.id, u)).collect();
-    let pack = &state.pack;
+    let pack = state.pack();
     let today = format::today(crate::clock::now());
     let (deadline, deadline_class, deadline_detail) =
         deadline_view(&dossier, today, &pack.calendar, lang);
@@ -579,7 +580,7 @@ async fn build(
         .collect();
 
     let level = dossier.proposed_level;
-    let missing = workflow::missing_documents(&dossier, pack, level);
+    let missing = workflow::missing_documents(&dossier, &pack, level);
     let required: Vec<RequiredView> = pack
         .workflow
         .documents_for(level.get())

@@ -270,7 +270,7 @@ async fn list(
     let mut letter_error = None;
     let (total, mut lines) = match DossierQuery::parse(Some(&f.api_query())) {
         Ok(query) => {
-            let pack = state.pack.clone();
+            let pack = state.pack();
             with_dossiers(
                 &state,
                 viewer.principal.clone(),

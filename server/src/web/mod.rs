@@ -10,9 +10,11 @@
 //! Each page module owns its routes ([`routes`] merges them): `signin` (sign-in, sign-out,
 //! password), `dashboard`, `systems` (list, new system, export), `system` (one system),
 //! `dossiers` (list, letter lookup), `dossier` (one dossier: timeline, actions, documents),
-//! `weekly`, `agents`.
+//! `weekly`, `agents`, `calendar` (the holiday calendar, `/lich`).
 
 mod agents;
+mod alerts;
+mod calendar;
 mod chart;
 mod chrome;
 mod dashboard;
@@ -48,6 +50,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(dossier::routes(state))
         .merge(weekly::routes())
         .merge(agents::routes())
+        .merge(calendar::routes())
+        .merge(alerts::routes())
 }
 
 /// The one stylesheet (screen, phone width and print), compiled into the binary.

@@ -724,8 +724,8 @@ fn build(
     let now = crate::clock::now();
     let today = crate::clock::today_vn(now);
     let s = &loaded.system;
-    let titles: BTreeMap<&str, String> = state
-        .pack
+    let pack = state.pack();
+    let titles: BTreeMap<&str, String> = pack
         .rules
         .iter()
         .map(|r| {

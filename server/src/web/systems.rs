@@ -1098,10 +1098,14 @@ pub(super) mod tests {
             index,
             store,
             metrics: Arc::new(crate::api::Metrics::default()),
-            pack: Arc::new(canhgac_policies::pack::Pack::decree85()),
+            pack: Arc::new(crate::packs::PackCell::new(
+                canhgac_policies::pack::Pack::decree85(),
+            )),
             max_document_bytes: 1 << 20,
             access: Arc::new(crate::sessions::Access::new(Default::default())),
             report_retention_days: 0,
+            alerts: Arc::new(Default::default()),
+            mail_configured: false,
         };
         let account = Account {
             id: crate::model::UserId::derived(at, b"someone"),

@@ -31,6 +31,12 @@ pub struct AgencySpec {
     pub parent: Option<&'static str>,
 }
 
+/// The sample contact address of an agency (its clerical office, văn thư): where its alert
+/// e-mails go. `example.gov.vn` addresses: the demo's mail relay is a local SMTP sink.
+pub fn contact_of(code: &str) -> String {
+    format!("vanthu.{}@example.gov.vn", code.to_lowercase())
+}
+
 /// The sample agencies, parents first.
 pub const AGENCIES: &[AgencySpec] = &[
     AgencySpec {
@@ -470,7 +476,11 @@ pub async fn load(
     loaded.tokens.insert("admin".into(), admin.to_string());
     progress(&format!("{} agencies", AGENCIES.len()));
     for a in AGENCIES {
-        let mut body = json!({"name": a.name, "short_code": a.code});
+        let mut body = json!({
+            "name": a.name,
+            "short_code": a.code,
+            "contacts": [contact_of(a.code)],
+        });
         if let Some(p) = a.parent {
             body["parent"] = json!(loaded.agencies[p]);
         }

@@ -21,11 +21,13 @@
 //! - `server_durability`: concurrent writes, `kill -9` at random moments, restarts;
 //! - `server_exchange`: inventory import (CSV, XLSX), systems export, the weekly report as
 //!   files, over the API and the command line;
+//! - `alerts`: holiday letters, retries and exactly-once delivery through a real SMTP server;
 //! - `server_evidence`: waivers, stale evidence, report history and retention, officer scoping
 //!   of reports, system and agency edits, retirement and merges;
 //! - `server_listing`: the list routes of `canhgac-server` (filters, pagination, scope);
 //! - `server_sessions`: sign-in, session cookies, CSRF, throttling, passwords, API tokens;
 //! - `server_tls`: the server's HTTPS, certificate reload, trusted proxies and request ids;
+//! - `smtp_fixture`: the test kit's SMTP server (STARTTLS, AUTH, faults) over a raw socket;
 //! - `serverkit`: helpers to run `canhgac-server` and call its API (no tests);
 //! - `web_dashboard`, `web_systems`, `web_system`, `web_dossier`: the web UI's pages over HTTP
 //!   (HTML, forms, CSRF, agency scope);
@@ -35,6 +37,7 @@
 
 mod agent;
 mod agent_daemon;
+mod alerts;
 mod browser;
 mod cli;
 mod demo;
@@ -46,6 +49,7 @@ mod policy;
 mod server;
 mod server_agents;
 mod server_api;
+mod server_calendar;
 mod server_cli;
 mod server_documents;
 mod server_durability;
@@ -55,6 +59,7 @@ mod server_listing;
 mod server_sessions;
 mod server_tls;
 mod serverkit;
+mod smtp_fixture;
 mod tls_certificates;
 mod tls_protocols;
 mod web_dashboard;

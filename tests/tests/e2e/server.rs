@@ -470,6 +470,7 @@ fn every_route_checks_the_callers_role() {
         "viewer",
         "agency_officer",
     ];
+    const STAFF: &[&str] = &["administrator", "appraiser", "approver", "viewer"];
     const ALL: &[&str] = &[
         "administrator",
         "appraiser",
@@ -729,6 +730,45 @@ fn every_route_checks_the_callers_role() {
             format!("{base}/systems/{system}/scan"),
             None,
             PEOPLE,
+        ),
+        // The holiday calendar (server_calendar.rs): everyone signed in reads it.
+        ("GET", format!("{base}/calendar/2027"), None, ALL),
+        ("GET", format!("{base}/calendar/official"), None, ALL),
+        (
+            // A JSON body is no schedule file: 422 for administrators.
+            "PUT",
+            format!("{base}/calendar/official"),
+            Some(serde_json::json!({"year": 2027})),
+            &["administrator"],
+        ),
+        (
+            // Nothing stored: 404 for administrators.
+            "DELETE",
+            format!("{base}/calendar/official/2099"),
+            None,
+            &["administrator"],
+        ),
+        // Alerts (alerts.rs): the department's staff read, administrators change.
+        (
+            "GET",
+            format!("{base}/alerts/preview?holiday=2027-09-02"),
+            None,
+            STAFF,
+        ),
+        ("GET", format!("{base}/alerts/outbox"), None, STAFF),
+        (
+            // Nothing failed with this key: 409 for administrators.
+            "POST",
+            format!("{base}/alerts/outbox/retry"),
+            Some(serde_json::json!({"key": "holiday/none"})),
+            &["administrator"],
+        ),
+        ("GET", format!("{base}/alerts/recommendations"), None, STAFF),
+        (
+            "PUT",
+            format!("{base}/alerts/recommendations"),
+            Some(serde_json::json!({"text": ""})),
+            &["administrator"],
         ),
     ];
     rt.block_on(async {
