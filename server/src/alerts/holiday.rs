@@ -83,6 +83,29 @@ pub fn reminders(rules: &CalendarRules, year: i16, settings: &AlertSettings) -> 
     out
 }
 
+/// The reminders due at `now` (Vietnam time): for each block not yet started, the latest
+/// reminder whose day has come (on its day, from `holiday_hour`).
+pub fn due_at(
+    rules: &CalendarRules,
+    now: jiff::Timestamp,
+    settings: &AlertSettings,
+) -> Vec<Reminder> {
+    let local = jiff::tz::offset(7).to_datetime(now);
+    let today = local.date();
+    let before_hour = local.hour() < i8::try_from(settings.holiday_hour).unwrap_or(8);
+    // Before the hour, as if it were still yesterday (yesterday's latest reminder, if it was
+    // missed, not today's early).
+    let day = if before_hour {
+        today.yesterday().unwrap_or(today)
+    } else {
+        today
+    };
+    due(rules, day, settings)
+        .into_iter()
+        .filter(|r| r.block.start > today)
+        .collect()
+}
+
 /// The reminders due on `today`: for each block not yet started, the latest reminder whose
 /// day has come.
 pub fn due(rules: &CalendarRules, today: Date, settings: &AlertSettings) -> Vec<Reminder> {
@@ -180,6 +203,21 @@ mod tests {
                 .iter()
                 .all(|r| r.block.start != w3.block.start)
         );
+        // On the day, from 08:00 Vietnam time (01:00 UTC).
+        let at = |h: i8| {
+            jiff::tz::offset(7)
+                .to_timestamp(w3.send_on.at(h, 0, 0, 0))
+                .unwrap()
+        };
+        let mine = |now| {
+            due_at(&rules, now, &s)
+                .into_iter()
+                .filter(|r| r.block.start == w3.block.start)
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(mine(at(8)), vec!["w3".to_string()]);
+        assert_eq!(mine(at(7)), vec!["d14".to_string()], "before the hour, yesterday's");
         assert_eq!(
             block_at(&rules, date(2026, 9, 2)).unwrap().start,
             w3.block.start

@@ -109,6 +109,8 @@ pub struct AlertSettings {
     pub holiday_working_days_before: Vec<u32>,
     /// Blocks shorter than this many days off get no holiday alert.
     pub holiday_min_block_days: u32,
+    /// Hour (Vietnam time) from which a reminder day's letters go out.
+    pub holiday_hour: u8,
     /// A certificate or domain expiring before the block's end plus this many days is listed.
     pub expiry_margin_days: i64,
     /// Certificate and domain expiry thresholds, most days first.
@@ -139,6 +141,7 @@ impl Default for AlertSettings {
             holiday_days_before: vec![14],
             holiday_working_days_before: vec![3],
             holiday_min_block_days: 1,
+            holiday_hour: 8,
             expiry_margin_days: 7,
             expiry_thresholds: vec![
                 Threshold {
@@ -206,6 +209,8 @@ pub struct AlertsFile {
     pub holiday_working_days_before: Option<Vec<u32>>,
     /// See [`AlertSettings::holiday_min_block_days`].
     pub holiday_min_block_days: Option<u32>,
+    /// See [`AlertSettings::holiday_hour`].
+    pub holiday_hour: Option<u8>,
     /// See [`AlertSettings::expiry_margin_days`].
     pub expiry_margin_days: Option<i64>,
     /// See [`AlertSettings::expiry_thresholds`].
@@ -280,6 +285,12 @@ impl AlertSettings {
         }
         if let Some(v) = f.holiday_min_block_days {
             s.holiday_min_block_days = v;
+        }
+        if let Some(h) = f.holiday_hour {
+            if h > 23 {
+                return Err("[alerts] holiday_hour must be 0 to 23".into());
+            }
+            s.holiday_hour = h;
         }
         if let Some(v) = f.expiry_margin_days {
             if v < 0 {

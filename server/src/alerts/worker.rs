@@ -71,7 +71,6 @@ pub fn plan(
     settings: &AlertSettings,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
-    let today = facts::vietnam_day(now);
     let waivers = facts::waivers_by_system(store)?;
     let agents = crate::agents::list_agents(store)?;
     let mut drafts = Vec::new();
@@ -83,7 +82,7 @@ pub fn plan(
             agents: &agents,
             pack,
         };
-        for reminder in holiday::due(&pack.calendar, today, settings) {
+        for reminder in holiday::due_at(&pack.calendar, now, settings) {
             let batch = super::holiday_batch(store, &evidence, settings, &reminder, None, now)?;
             drafts.extend(batch.drafts);
         }

@@ -99,21 +99,19 @@ struct World {
     _site: TlsSite,
 }
 
-fn admin_and_agent(d: &str) -> (String, String) {
+/// The administrator's token (administrators may also upload reports, as here: the report is
+/// a real scan, re-dated to the fake clock).
+fn admin(d: &str) -> String {
     let (code, err) = add_user(d, "admin", "administrator", None, Some("mật-khẩu-quản-trị"));
     assert_eq!(code, 0, "{err}");
-    let (code, err) = add_user(d, "agent1", "agent", Some("lan-sct"), None);
-    assert_eq!(code, 0, "{err}");
-    (token_for(d, "admin"), token_for(d, "agent1"))
+    token_for(d, "admin")
 }
 
-fn load_world(
-    rt: &tokio::runtime::Runtime,
-    running: &Running,
-    admin: &str,
-    agent: &str,
-    now: Timestamp,
-) -> World {
+/// Loads the demo province with the server's mail off (as if the data had been there for
+/// months), then stops it: the tests start it again with the relay configured on the reminder
+/// day.
+fn load_world(rt: &tokio::runtime::Runtime, data: &Path, admin: &str, now: Timestamp) -> World {
+    let running = serve_env(data, &[("CANHGAC_FAKE_NOW", THREE_WORKING_DAYS_BEFORE_2_9)]);
     let site = TlsSite::start(&TestPki::shared().localhost()).unwrap();
     let target = format!("127.0.0.1:{}", site.port());
     let run = scan(&[&target, "--ca-file", ca_file().to_str().unwrap()]);
@@ -136,7 +134,7 @@ fn load_world(
             &client(),
             "POST",
             format!("{}/reports", api.base),
-            agent,
+            admin,
             Some(report),
         )
         .await;
@@ -183,6 +181,30 @@ fn settle(rt: &tokio::runtime::Runtime, base: &str, admin: &str, timeout: Durati
     }
 }
 
+/// The event alerts of the world: the expiring certificate, to Sở Công Thương and the SOC.
+const EVENT_MESSAGES: usize = 2;
+
+fn is_holiday(m: &ReceivedMessage) -> bool {
+    m.subject
+        .as_deref()
+        .is_some_and(|s| s.contains("dịp nghỉ") || s.contains("Tổng hợp trước kỳ nghỉ"))
+}
+
+/// No (recipient, subject) pair arrived twice.
+fn assert_once(messages: &[ReceivedMessage]) {
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for m in messages {
+        for to in &m.rcpt_to {
+            *seen
+                .entry((to.clone(), m.subject.clone().unwrap_or_default()))
+                .or_default() += 1;
+        }
+    }
+    for (k, n) in seen {
+        assert_eq!(n, 1, "{k:?} arrived {n} times");
+    }
+}
+
 fn by_recipient(messages: &[ReceivedMessage]) -> BTreeMap<String, Vec<&ReceivedMessage>> {
     let mut out: BTreeMap<String, Vec<&ReceivedMessage>> = BTreeMap::new();
     for m in messages {
@@ -214,22 +236,25 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let (admin, agent) = admin_and_agent(d);
+    let admin = admin(d);
     let config = write_config(dir.path(), &smtp, "");
     let now: Timestamp = THREE_WORKING_DAYS_BEFORE_2_9.parse().unwrap();
     let env = [
         ("CANHGAC_CONFIG", config.as_str()),
         ("CANHGAC_FAKE_NOW", THREE_WORKING_DAYS_BEFORE_2_9),
     ];
+    let world = load_world(&rt, &data, &admin, now);
     let running = serve_env(&data, &env);
-    let world = load_world(&rt, &running, &admin, &agent, now);
 
     let settled = settle(&rt, &running.base, &admin, Duration::from_secs(60));
     let expected = expected_recipients();
+    let total = expected.len() + EVENT_MESSAGES;
     let received = smtp
-        .wait_for_messages(expected.len(), Duration::from_secs(30))
+        .wait_for_messages(total, Duration::from_secs(30))
         .unwrap();
-    let by_to = by_recipient(&received);
+    assert_once(&received);
+    let holiday: Vec<ReceivedMessage> = received.iter().filter(|m| is_holiday(m)).cloned().collect();
+    let by_to = by_recipient(&holiday);
     assert_eq!(
         by_to.keys().cloned().collect::<Vec<_>>(),
         expected,
@@ -238,10 +263,18 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
     for (to, ms) in &by_to {
         assert_eq!(ms.len(), 1, "{to} received {} messages", ms.len());
     }
-    assert_eq!(
-        settled["counts"]["sent"].as_u64().unwrap() as usize,
-        expected.len()
-    );
+    assert_eq!(settled["counts"]["sent"].as_u64().unwrap() as usize, total);
+    // The certificate's event alert (7-day alarm threshold crossed), to the agency and the SOC.
+    let events: Vec<&ReceivedMessage> = received.iter().filter(|m| !is_holiday(m)).collect();
+    assert_eq!(events.len(), EVENT_MESSAGES);
+    for m in &events {
+        let subject = m.subject.as_deref().unwrap_or_default();
+        assert!(subject.contains("Khẩn cấp: chứng thư số"), "{subject}");
+        assert!(subject.contains("hết hạn sau 3 ngày"), "{subject}");
+    }
+    let mut event_to: Vec<String> = events.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    event_to.sort();
+    assert_eq!(event_to, vec![SOC.to_string(), province::contact_of("SCT")]);
     assert_eq!(settled["counts"]["failed"], 0);
 
     // Sở Công Thương's letter: the holiday's dates, its expiring certificate, its dossier to
@@ -308,11 +341,7 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
     std::thread::sleep(Duration::from_secs(4));
     let after = rt.block_on(outbox(&running.base, &admin));
     assert_eq!(after["counts"], settled["counts"]);
-    assert_eq!(
-        smtp.messages().len(),
-        expected.len(),
-        "nothing is sent twice"
-    );
+    assert_eq!(smtp.messages().len(), total, "nothing is sent twice");
 }
 
 #[test]
@@ -322,7 +351,7 @@ fn a_killed_server_resumes_its_batch_and_a_refusing_relay_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let (admin, agent) = admin_and_agent(d);
+    let admin = admin(d);
     let config = write_config(dir.path(), &smtp, "max_attempts = 3");
     let now: Timestamp = THREE_WORKING_DAYS_BEFORE_2_9.parse().unwrap();
     let env = [
@@ -330,9 +359,9 @@ fn a_killed_server_resumes_its_batch_and_a_refusing_relay_is_retried() {
         ("CANHGAC_FAKE_NOW", THREE_WORKING_DAYS_BEFORE_2_9),
     ];
     // The relay takes two messages, then holds the third unanswered.
+    let _world = load_world(&rt, &data, &admin, now);
     smtp.accept_then_hold(2);
     let running = serve_env(&data, &env);
-    let _world = load_world(&rt, &running, &admin, &agent, now);
     smtp.wait_for_messages(2, Duration::from_secs(60)).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while smtp.stats().messages_held() == 0 {
@@ -367,12 +396,9 @@ fn a_killed_server_resumes_its_batch_and_a_refusing_relay_is_retried() {
     let expected = expected_recipients();
     let sent = settled["counts"]["sent"].as_u64().unwrap() as usize;
     let failed = settled["counts"]["failed"].as_u64().unwrap() as usize;
-    assert_eq!(sent + failed, expected.len(), "{settled}");
-    let received = smtp.messages();
-    let by_to = by_recipient(&received);
-    for (to, ms) in &by_to {
-        assert_eq!(ms.len(), 1, "{to} received {} messages", ms.len());
-    }
+    let total = expected.len() + EVENT_MESSAGES;
+    assert_eq!(sent + failed, total, "{settled}");
+    assert_once(&smtp.messages());
     // Messages that ran out of attempts while the relay refused are failed, shown on the
     // alerts page, and sent again by an administrator.
     if failed > 0 {
@@ -397,13 +423,12 @@ fn a_killed_server_resumes_its_batch_and_a_refusing_relay_is_retried() {
         assert_eq!(settled["counts"]["failed"], 0, "{settled}");
     }
     let received = smtp
-        .wait_for_messages(expected.len(), Duration::from_secs(30))
+        .wait_for_messages(total, Duration::from_secs(30))
         .unwrap();
-    let by_to = by_recipient(&received);
-    assert_eq!(by_to.keys().cloned().collect::<Vec<_>>(), expected);
-    for (to, ms) in &by_to {
-        assert_eq!(ms.len(), 1, "{to} received {} messages", ms.len());
-    }
+    assert_eq!(received.len(), total);
+    assert_once(&received);
+    let holiday: Vec<ReceivedMessage> = received.iter().filter(|m| is_holiday(m)).cloned().collect();
+    assert_eq!(by_recipient(&holiday).keys().cloned().collect::<Vec<_>>(), expected);
 }
 
 #[test]
@@ -414,17 +439,17 @@ fn a_message_refused_until_its_attempts_run_out_is_shown_failed_and_can_be_sent_
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let (admin, agent) = admin_and_agent(d);
+    let admin = admin(d);
     let config = write_config(dir.path(), &smtp, "max_attempts = 2");
     let now: Timestamp = THREE_WORKING_DAYS_BEFORE_2_9.parse().unwrap();
     let env = [
         ("CANHGAC_CONFIG", config.as_str()),
         ("CANHGAC_FAKE_NOW", THREE_WORKING_DAYS_BEFORE_2_9),
     ];
+    let _world = load_world(&rt, &data, &admin, now);
     let running = serve_env(&data, &env);
-    let _world = load_world(&rt, &running, &admin, &agent, now);
     let settled = settle(&rt, &running.base, &admin, Duration::from_secs(60));
-    let expected = expected_recipients().len();
+    let expected = expected_recipients().len() + EVENT_MESSAGES;
     assert_eq!(
         settled["counts"]["failed"].as_u64().unwrap() as usize,
         expected,
