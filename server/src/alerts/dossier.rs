@@ -15,7 +15,7 @@ use super::facts::vietnam_day;
 use super::outbox::{Category, Draft};
 use super::settings::AlertSettings;
 use crate::index::IndexData;
-use crate::model::{DossierState, Email};
+use crate::model::{Dossier, DossierState, Email};
 use crate::repo;
 use crate::store::{Batch, Store, StoreError, Table};
 use crate::workflow::AuditEvent;
@@ -131,13 +131,34 @@ pub fn drafts(
                 b.section("Thông tin", &lines);
             }
             b.para(next_step(e.to));
-            if let Some(note) = e.note.as_deref().filter(|n| !n.trim().is_empty()) {
-                let items: Vec<(String, Vec<String>)> = note
-                    .lines()
-                    .map(|l| l.trim().trim_start_matches(['-', '*', '•']).trim())
-                    .filter(|l| !l.is_empty())
-                    .map(|l| (l.to_owned(), Vec::new()))
-                    .collect();
+            // The missing items of the round, as the appraiser listed them.
+            let missing: Option<Vec<String>> = match (e.to, e.round) {
+                (DossierState::NeedsSupplement, Some(n)) => {
+                    repo::get::<Dossier>(store, Table::Dossiers, &e.dossier.to_string())?
+                        .and_then(|d| d.rounds.into_iter().find(|r| r.number == n))
+                        .map(|r| r.missing_items)
+                }
+                _ => None,
+            };
+            let lines: Option<Vec<String>> = missing.or_else(|| {
+                e.note
+                    .as_deref()
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|note| {
+                        note.split(['\n', ';'])
+                            .map(|l| {
+                                l.trim()
+                                    .trim_start_matches(['-', '*', '•'])
+                                    .trim()
+                                    .to_owned()
+                            })
+                            .filter(|l| !l.is_empty())
+                            .collect()
+                    })
+            });
+            if let Some(lines) = lines {
+                let items: Vec<(String, Vec<String>)> =
+                    lines.into_iter().map(|l| (l, Vec::new())).collect();
                 let heading = if e.to == DossierState::NeedsSupplement {
                     "Nội dung cần bổ sung"
                 } else {

@@ -217,7 +217,11 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(mine(at(8)), vec!["w3".to_string()]);
-        assert_eq!(mine(at(7)), vec!["d14".to_string()], "before the hour, yesterday's");
+        assert_eq!(
+            mine(at(7)),
+            vec!["d14".to_string()],
+            "before the hour, yesterday's"
+        );
         assert_eq!(
             block_at(&rules, date(2026, 9, 2)).unwrap().start,
             w3.block.start

@@ -12,7 +12,6 @@ use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::dossiers::{event_key, today, visible_dossier};
@@ -275,7 +274,7 @@ pub(crate) async fn store_upload(
         scope,
         kind,
     } = target;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let sha256 = sha256_hex(&upload.bytes);
     let document = DocumentRef {
         id: DocumentId::derived(now, &rand::random::<[u8; 16]>()),

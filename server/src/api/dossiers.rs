@@ -58,7 +58,7 @@ pub async fn create(
     principal.require(PEOPLE)?;
     let Json(new) = body?;
     let (system, tree) = visible_system(&state, &principal, &system_id).await?;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let scope = AgencyScope::for_system(&system, &tree);
     let id = DossierId::derived(now, &rand::random::<[u8; 16]>());
     let (dossier, event) = workflow::create_draft(
@@ -264,7 +264,7 @@ pub async fn act(
         check_assignee(&state, *user).await?;
     }
     let scope = AgencyScope::for_system(&system, &tree);
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let (next, event) = workflow::apply(
         &dossier,
         action,

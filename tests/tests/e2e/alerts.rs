@@ -111,7 +111,8 @@ fn admin(d: &str) -> String {
 /// months), then stops it: the tests start it again with the relay configured on the reminder
 /// day.
 fn load_world(rt: &tokio::runtime::Runtime, data: &Path, admin: &str, now: Timestamp) -> World {
-    let running = serve_env(data, &[("CANHGAC_FAKE_NOW", THREE_WORKING_DAYS_BEFORE_2_9)]);
+    // The day before: the dossiers' transitions of the load are history by the reminder day.
+    let running = serve_env(data, &[("CANHGAC_FAKE_NOW", "2027-08-29T01:00:00Z")]);
     let site = TlsSite::start(&TestPki::shared().localhost()).unwrap();
     let target = format!("127.0.0.1:{}", site.port());
     let run = scan(&[&target, "--ca-file", ca_file().to_str().unwrap()]);
@@ -253,7 +254,8 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
         .wait_for_messages(total, Duration::from_secs(30))
         .unwrap();
     assert_once(&received);
-    let holiday: Vec<ReceivedMessage> = received.iter().filter(|m| is_holiday(m)).cloned().collect();
+    let holiday: Vec<ReceivedMessage> =
+        received.iter().filter(|m| is_holiday(m)).cloned().collect();
     let by_to = by_recipient(&holiday);
     assert_eq!(
         by_to.keys().cloned().collect::<Vec<_>>(),
@@ -333,7 +335,6 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
         soc.text
     );
     assert!(smtp.stats().tls_handshakes() > 0 && smtp.stats().auth_successes() > 0);
-    let _ = world.loaded;
 
     // A restart on the same day sends nothing again.
     drop(running);
@@ -342,6 +343,49 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
     let after = rt.block_on(outbox(&running.base, &admin));
     assert_eq!(after["counts"], settled["counts"]);
     assert_eq!(smtp.messages().len(), total, "nothing is sent twice");
+
+    // A dossier transition tells the agency: the appraiser asks Sở Công Thương to supplement
+    // its database system's dossier; the letter lists the missing items.
+    let i = province::SYSTEMS
+        .iter()
+        .position(|s| s.host == "dlct.demo.dongnai.gov.vn")
+        .unwrap();
+    let (dossier, state) = &world.loaded.dossiers[i];
+    assert_eq!(state, "under_appraisal");
+    let appraiser = &world.loaded.tokens["thamdinh"];
+    let (s, v) = rt.block_on(call(
+        &client(),
+        "POST",
+        format!("{}/api/v1/dossiers/{dossier}/actions", running.base),
+        appraiser,
+        Some(serde_json::json!({"action": "request_supplement",
+            "missing_items": ["Sơ đồ mạng cập nhật", "Phương án sao lưu dữ liệu"]})),
+    ));
+    assert_eq!(s, 200, "{v}");
+    let all = smtp
+        .wait_for_messages(total + 1, Duration::from_secs(30))
+        .unwrap();
+    let note = all
+        .iter()
+        .find(|m| {
+            m.subject
+                .as_deref()
+                .is_some_and(|s| s.contains("cần bổ sung"))
+        })
+        .expect("the supplementation notice");
+    assert_eq!(note.rcpt_to, vec![province::contact_of("SCT")]);
+    let text = note.text.as_deref().unwrap_or_default();
+    assert!(text.contains("Nội dung cần bổ sung"), "{text}");
+    assert!(
+        text.contains("Sơ đồ mạng cập nhật") && text.contains("Phương án sao lưu dữ liệu"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Hệ thống cơ sở dữ liệu ngành Công Thương"),
+        "{text}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(smtp.messages().len(), total + 1, "one notice, once");
 }
 
 #[test]
@@ -427,8 +471,12 @@ fn a_killed_server_resumes_its_batch_and_a_refusing_relay_is_retried() {
         .unwrap();
     assert_eq!(received.len(), total);
     assert_once(&received);
-    let holiday: Vec<ReceivedMessage> = received.iter().filter(|m| is_holiday(m)).cloned().collect();
-    assert_eq!(by_recipient(&holiday).keys().cloned().collect::<Vec<_>>(), expected);
+    let holiday: Vec<ReceivedMessage> =
+        received.iter().filter(|m| is_holiday(m)).cloned().collect();
+    assert_eq!(
+        by_recipient(&holiday).keys().cloned().collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]
