@@ -275,10 +275,11 @@ fn send_test(config: Option<&Path>, a: TestArgs) -> Result<ExitCode> {
         next_attempt_at: now,
         last_error: None,
     };
-    let mailer = alerts::mailer::Mailer::new(mail)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let _inside = runtime.enter();
+    let mailer = alerts::mailer::Mailer::new(mail)?;
     match runtime.block_on(mailer.send(&record)) {
         outbox::Outcome::Sent => {
             eprintln!(

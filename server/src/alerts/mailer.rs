@@ -25,6 +25,14 @@ pub enum MailerError {
         /// What went wrong.
         message: String,
     },
+    /// The sender is not a mailbox (`Name <user@domain>` or `user@domain`).
+    #[error("[mail] from = {from:?}: {message}")]
+    From {
+        /// As configured.
+        from: String,
+        /// What went wrong.
+        message: String,
+    },
     /// lettre refused the TLS parameters.
     #[error("[mail] TLS parameters for {host}: {message}")]
     Tls {
@@ -49,7 +57,8 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// A mailer for the relay of `settings` (no connection is made yet).
+    /// A mailer for the relay of `settings` (no connection is made yet). Call it inside a
+    /// tokio runtime: the connection pool lives there.
     pub fn new(settings: &MailSettings) -> Result<Mailer, MailerError> {
         let tls = || -> Result<TlsParameters, MailerError> {
             let mut builder = TlsParameters::builder(settings.host.clone());
@@ -84,7 +93,10 @@ impl Mailer {
         let from = settings
             .from
             .parse::<Mailbox>()
-            .expect("checked by MailSettings::from_file");
+            .map_err(|e| MailerError::From {
+                from: settings.from.clone(),
+                message: e.to_string(),
+            })?;
         Ok(Mailer {
             transport: builder.build(),
             from,
@@ -175,4 +187,76 @@ pub fn build(from: &Mailbox, record: &Record) -> Result<Message, lettre::error::
 /// A lease long enough for one SMTP transaction with the configured timeout.
 pub fn lease(settings: &MailSettings) -> Duration {
     settings.timeout * 2 + Duration::from_secs(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::outbox::{Attachment, Category, Draft, State};
+    use crate::model::Email;
+
+    fn settings(from: &str) -> MailSettings {
+        MailSettings {
+            host: "127.0.0.1".into(),
+            port: 2525,
+            security: Security::None,
+            username: None,
+            password: None,
+            from: from.into(),
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn a_sender_that_is_no_mailbox_is_an_error_not_a_panic() {
+        // The pool lives on the caller's tokio runtime.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = rt.enter();
+        assert!(Mailer::new(&settings("Canh gác <canhgac@example.gov.vn>")).is_ok());
+        let err = Mailer::new(&settings("not a mailbox")).unwrap_err();
+        assert!(err.to_string().contains("from"), "{err}");
+    }
+
+    #[test]
+    fn messages_are_multipart_with_encoded_vietnamese_headers_and_a_stable_id() {
+        let from: Mailbox = "Canh gác <canhgac@example.gov.vn>".parse().unwrap();
+        let now = jiff::Timestamp::from_second(1_790_000_000).unwrap();
+        let record = Record {
+            draft: Draft {
+                key: "k".into(),
+                category: Category::Weekly,
+                to: Email::new("giamdoc@example.gov.vn").unwrap(),
+                subject: "Báo cáo tuần: hồ sơ đề xuất cấp độ".into(),
+                text: "Nội dung".into(),
+                html: "<p>Nội dung</p>".into(),
+                attachments: vec![Attachment {
+                    filename: "bao-cao-tuan.xlsx".into(),
+                    content_type:
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+                    bytes: vec![b'P', b'K', 3, 4],
+                }],
+            },
+            state: State::Pending,
+            queued_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            message_id: crate::alerts::outbox::message_id("k"),
+        };
+        let raw = String::from_utf8(build(&from, &record).unwrap().formatted()).unwrap();
+        assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+        assert!(!raw.contains("Subject: Báo"), "the subject is encoded");
+        assert!(raw.contains("multipart/mixed"), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("text/html"), "{raw}");
+        assert!(raw.contains("bao-cao-tuan.xlsx"), "{raw}");
+        assert!(
+            raw.contains(&format!("Message-ID: {}", record.message_id)),
+            "{raw}"
+        );
+    }
 }

@@ -83,6 +83,28 @@ fn main() -> Result<()> {
     )?;
     let ca = TestPki::shared().write_ca_file(&data);
 
+    // Alert e-mail goes to a local SMTP sink: nothing leaves loopback.
+    let mail_sink = canhgac_testkit::smtp_server::SmtpServer::builder()
+        .hostname("mail.demo.stttt.example.gov.vn")
+        .accept_mail()
+        .start()
+        .context("cannot start the local SMTP sink")?;
+    let mut boot = boot;
+    boot.settings.mail = Some(canhgac_server::alerts::settings::MailSettings {
+        host: "127.0.0.1".into(),
+        port: mail_sink.port(),
+        security: canhgac_server::alerts::settings::Security::None,
+        username: None,
+        password: None,
+        from: "Canh gác demo <canhgac@stttt.example.gov.vn>".into(),
+        ca_file: None,
+        timeout: Duration::from_secs(10),
+    });
+    boot.settings.alerts.security_staff =
+        vec![canhgac_server::model::Email::new(DEMO_SOC).expect("a valid address")];
+    boot.settings.alerts.tick = Duration::from_secs(5);
+    let mail_sink = &mail_sink;
+
     let runtime = tokio::runtime::Runtime::new()?;
     let fixtures = sites;
     let sites = &fixtures;
@@ -173,13 +195,14 @@ fn main() -> Result<()> {
             }
         };
 
-        print_banner(&root, &admin, &data, cli.data.is_some(), sites);
+        print_banner(&root, &admin, &data, cli.data.is_some(), sites, mail_sink.port());
         // On standard output after the banner, so that a reader of that stream has it all.
         println!("canhgac demo: ready at {root}/ (Ctrl-C to stop)");
         use std::io::Write as _;
         std::io::stdout().flush()?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut graded_seen = 0;
+        let mut mail_seen = 0;
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
@@ -193,6 +216,15 @@ fn main() -> Result<()> {
                             .iter()
                             .filter_map(|s| s["compliance"]["grade"].as_str().map(str::to_string))
                             .collect();
+                        let mail = mail_sink.messages();
+                        if mail.len() != mail_seen {
+                            mail_seen = mail.len();
+                            step(&format!(
+                                "{} alert e-mails delivered to the local SMTP sink (latest: {})",
+                                mail.len(),
+                                mail.last().and_then(|m| m.subject.clone()).unwrap_or_default()
+                            ));
+                        }
                         if graded.len() != graded_seen {
                             graded_seen = graded.len();
                             step(&format!(
@@ -218,12 +250,16 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// The security staff's address in the demo (event alerts and holiday summaries go there).
+const DEMO_SOC: &str = "soc@stttt.example.gov.vn";
+
 fn print_banner(
     root: &str,
     admin_token: &str,
     data: &std::path::Path,
     kept: bool,
     sites: &DemoSites,
+    smtp_port: u16,
 ) {
     println!();
     println!("canhgac demo — máy chủ / server: {root}/");
@@ -257,6 +293,10 @@ fn print_banner(
         println!("  {:<34} {:<12} {}", s.host, s.ip, s.setup.describe());
     }
     println!();
+    println!(
+        "Alert e-mail (cảnh báo): sent to a local SMTP sink on 127.0.0.1:{smtp_port} (agencies' contacts vanthu.<code>@example.gov.vn, the SOC {DEMO_SOC}); the outbox is on {root}/alerts"
+    );
+    println!();
     println!("Thử / try:");
     println!("  export TOKEN={admin_token}   # the administrator's API token");
     println!(
@@ -276,6 +316,10 @@ fn print_banner(
     );
     println!(
         "  canhgac-server report weekly --data {}   # the CLI goes through the running demo",
+        data.display()
+    );
+    println!(
+        "  canhgac-server alerts preview --holiday 2027-09-02 --data {}   # the letters before Quốc khánh 2/9, not sent",
         data.display()
     );
     println!();

@@ -22,7 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{ca_file, scan};
-use crate::serverkit::{Running, add_user, call, client, serve_env, token_for};
+use crate::serverkit::{Running, add_user, call, client, serve_env, server, token_for};
 
 /// 08:00 in Vietnam on Monday 30/08/2027: three working days before the 2/9 block (Thursday
 /// 2/9 to Sunday 5/9 in 2027).
@@ -581,4 +581,122 @@ fn token_for_running(rt: &tokio::runtime::Runtime, running: &Running, admin: &st
         assert_eq!(s, 201, "{v}");
         v["token"].as_str().unwrap().to_string()
     })
+}
+
+#[test]
+fn the_cli_previews_a_holidays_letters_without_sending_and_sends_a_test_message() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let smtp = smtp();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let admin = admin(d);
+    let now: Timestamp = THREE_WORKING_DAYS_BEFORE_2_9.parse().unwrap();
+    let world = load_world(&rt, &data, &admin, now);
+    let config = write_config(dir.path(), &smtp, "");
+
+    // On the stopped store: the text of every letter, then the JSON; nothing is queued.
+    let (code, out, err) = server(
+        &[
+            "alerts",
+            "preview",
+            "--holiday",
+            "02/09/2027",
+            "--data",
+            d,
+            "--config",
+            &config,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Kỳ nghỉ Quốc khánh (2027-09-02 – 2027-09-05), nhắc w3 gửi ngày 2027-08-30"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("==== Đến / To: {}", province::contact_of("SCT"))),
+        "{out}"
+    );
+    assert!(out.contains(&format!("==== Đến / To: {SOC}")), "{out}");
+    assert!(out.contains("Kính gửi: Sở Công Thương"), "{out}");
+    let sct = &world.loaded.agencies["SCT"];
+    let (code, out, err) = server(
+        &[
+            "alerts",
+            "preview",
+            "--holiday",
+            "2027-09-02",
+            "--agency",
+            sct,
+            "--json",
+            "--data",
+            d,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let drafts = v["drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 1, "one agency, one contact, no summary: {v}");
+    assert_eq!(drafts[0]["to"], province::contact_of("SCT"));
+    assert_eq!(v["agencies"][0]["name"], "Sở Công Thương");
+    let (code, out, err) = server(&["alerts", "outbox", "--json", "--data", d], None);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["counts"]["pending"], 0, "a preview queues nothing: {v}");
+    assert_eq!(v["counts"]["sent"], 0);
+    assert!(smtp.messages().is_empty());
+
+    // The reminder days of a year.
+    let (code, out, err) = server(&["alerts", "schedule", "2027", "--data", d], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("30/08/2027 nhắc w3   kỳ nghỉ Quốc khánh (02/09/2027 – 05/09/2027, 4 ngày)"),
+        "{out}"
+    );
+
+    // A test message through the configured relay (STARTTLS, AUTH).
+    let (code, _, err) = server(
+        &[
+            "alerts",
+            "test",
+            "--to",
+            "kiemtra@stttt.example.gov.vn",
+            "--config",
+            &config,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let got = smtp.wait_for_messages(1, Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        got[0].rcpt_to,
+        vec!["kiemtra@stttt.example.gov.vn".to_string()]
+    );
+    assert!(
+        got[0]
+            .subject
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Thư thử")
+    );
+    // A relay that refuses: a clear error and a failing exit code.
+    smtp.set_mode(SmtpMode::RefuseTransient);
+    let (code, _, err) = server(
+        &[
+            "alerts",
+            "test",
+            "--to",
+            "kiemtra@stttt.example.gov.vn",
+            "--config",
+            &config,
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("did not take the message") && err.contains("451"),
+        "{err}"
+    );
 }
