@@ -64,7 +64,6 @@ timeout_seconds = 2
 
 [alerts]
 security_staff = ["{SOC}"]
-weekly_day = "off"
 tick_seconds = 1
 retry_seconds = 1
 {extra_alerts}
@@ -238,7 +237,12 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     let admin = admin(d);
-    let config = write_config(dir.path(), &smtp, "");
+    // Monday 08:00: the weekly report to the leadership is due too (07:00 on Mondays).
+    let config = write_config(
+        dir.path(),
+        &smtp,
+        "leadership = [\"giamdoc@stttt.example.gov.vn\"]\nweekly_day = \"monday\"\nweekly_hour = 7",
+    );
     let now: Timestamp = THREE_WORKING_DAYS_BEFORE_2_9.parse().unwrap();
     let env = [
         ("CANHGAC_CONFIG", config.as_str()),
@@ -249,11 +253,38 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
 
     let settled = settle(&rt, &running.base, &admin, Duration::from_secs(60));
     let expected = expected_recipients();
-    let total = expected.len() + EVENT_MESSAGES;
+    let total = expected.len() + EVENT_MESSAGES + 1;
     let received = smtp
         .wait_for_messages(total, Duration::from_secs(30))
         .unwrap();
     assert_once(&received);
+    // The weekly report: the figures to the end of Sunday, with the workbook attached.
+    let weekly: Vec<&ReceivedMessage> = received
+        .iter()
+        .filter(|m| m.rcpt_to == vec!["giamdoc@stttt.example.gov.vn".to_string()])
+        .collect();
+    assert_eq!(weekly.len(), 1);
+    let subject = weekly[0].subject.as_deref().unwrap_or_default();
+    assert!(
+        subject.contains("Báo cáo tuần") && subject.contains("29/08/2027"),
+        "{subject}"
+    );
+    let text = weekly[0].text.as_deref().unwrap_or_default();
+    assert!(text.contains("05 đơn vị đã gửi 08 hồ sơ"), "{text}");
+    assert!(
+        text.contains("Số hồ sơ: 8") && text.contains("Cần bổ sung: 2"),
+        "{text}"
+    );
+    let xlsx = &weekly[0].attachments[0];
+    assert_eq!(
+        xlsx.filename.as_deref(),
+        Some("bao-cao-tuan-2027-08-29.xlsx")
+    );
+    assert!(xlsx.bytes.starts_with(b"PK"), "an XLSX is a zip");
+    let received: Vec<ReceivedMessage> = received
+        .into_iter()
+        .filter(|m| m.rcpt_to != vec!["giamdoc@stttt.example.gov.vn".to_string()])
+        .collect();
     let holiday: Vec<ReceivedMessage> =
         received.iter().filter(|m| is_holiday(m)).cloned().collect();
     let by_to = by_recipient(&holiday);
@@ -681,6 +712,71 @@ fn the_cli_previews_a_holidays_letters_without_sending_and_sends_a_test_message(
             .unwrap_or_default()
             .contains("Thư thử")
     );
+    // Implicit TLS (SMTPS) without authentication.
+    let smtps = SmtpServer::builder()
+        .implicit_tls(TestPki::shared().localhost())
+        .accept_mail()
+        .start()
+        .unwrap();
+    let tls_config = dir.path().join("smtps.toml");
+    std::fs::write(
+        &tls_config,
+        format!(
+            "[mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\nfrom = \"canhgac@stttt.example.gov.vn\"\nca_file = \"{}\"\n",
+            smtps.port(),
+            ca_file().display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = server(
+        &[
+            "alerts",
+            "test",
+            "--to",
+            "kiemtra@stttt.example.gov.vn",
+            "--config",
+            tls_config.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        smtps
+            .wait_for_messages(1, Duration::from_secs(10))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        smtps.stats().ehlo(),
+        1,
+        "TLS from the first byte: one EHLO, no STARTTLS"
+    );
+    // A relay whose certificate the server does not trust: refused, nothing sent in clear.
+    let untrusted = dir.path().join("untrusted.toml");
+    std::fs::write(
+        &untrusted,
+        format!(
+            "[mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\nfrom = \"canhgac@stttt.example.gov.vn\"\n",
+            smtps.port()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = server(
+        &[
+            "alerts",
+            "test",
+            "--to",
+            "kiemtra@stttt.example.gov.vn",
+            "--config",
+            untrusted.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_ne!(code, 0, "a certificate from an unknown CA is refused");
+    assert!(err.contains("did not take the message"), "{err}");
+    assert_eq!(smtps.messages().len(), 1);
+
     // A relay that refuses: a clear error and a failing exit code.
     smtp.set_mode(SmtpMode::RefuseTransient);
     let (code, _, err) = server(
