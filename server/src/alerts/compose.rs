@@ -323,15 +323,55 @@ pub fn holiday_summary(
         dmy(block.end),
         all.len()
     );
-    let systems: usize = all.iter().map(|f| f.systems).sum();
-    let failing: usize = all.iter().map(|f| f.failing.len()).sum();
-    let critical: usize = all
-        .iter()
-        .map(|f| f.failing.iter().filter(|s| s.critical()).count())
-        .sum();
-    let expiring: usize = all.iter().map(|f| f.expiring.len()).sum();
-    let content: usize = all.iter().map(|f| f.content.len()).sum();
-    let dossiers: usize = all.iter().map(|f| f.dossiers.len()).sum();
+    // A system owned by one agency and operated by another is in both letters: count it once.
+    let distinct = |ids: Vec<String>| {
+        ids.into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let systems = distinct(
+        all.iter()
+            .flat_map(|f| f.system_ids.iter().map(|s| s.to_string()))
+            .collect(),
+    );
+    let failing = distinct(
+        all.iter()
+            .flat_map(|f| f.failing.iter().map(|s| s.system.to_string()))
+            .collect(),
+    );
+    let critical = distinct(
+        all.iter()
+            .flat_map(|f| {
+                f.failing
+                    .iter()
+                    .filter(|s| s.critical())
+                    .map(|s| s.system.to_string())
+            })
+            .collect(),
+    );
+    let expiring = distinct(
+        all.iter()
+            .flat_map(|f| {
+                f.expiring
+                    .iter()
+                    .map(|e| format!("{}/{}", e.system, e.what))
+            })
+            .collect(),
+    );
+    let content = distinct(
+        all.iter()
+            .flat_map(|f| f.content.iter().map(|c| c.system.to_string()))
+            .collect(),
+    );
+    let dossiers = distinct(
+        all.iter()
+            .flat_map(|f| {
+                f.dossiers
+                    .iter()
+                    .map(|d| format!("{}/{}", d.system, d.state))
+            })
+            .collect(),
+    );
     let silent: usize = all.iter().map(|f| f.silent_agents.len()).sum();
     let mut b = Body::default();
     b.para(&format!(
@@ -423,6 +463,88 @@ mod tests {
         );
         assert!(c.text.contains("  - line <i>\n      + sub & more\n"));
         assert_eq!(dmy(jiff::civil::date(2026, 9, 2)), "02/09/2026");
+    }
+
+    fn facts(name: &str, agency: u8, system: crate::model::SystemId) -> AgencyFacts {
+        let at = jiff::Timestamp::from_second(1_790_000_000).unwrap();
+        AgencyFacts {
+            agency: crate::model::AgencyId::derived(at, &[agency]),
+            name: name.into(),
+            contacts: vec![crate::model::Email::new("vanthu@example.gov.vn").unwrap()],
+            systems: 1,
+            system_ids: vec![system],
+            failing: vec![super::super::facts::FailingSystem {
+                system,
+                name: "Cổng thông tin".into(),
+                url: "https://congthuong.example.gov.vn/".into(),
+                level: 2,
+                grade: "F".into(),
+                scanned_at: at,
+                stale: false,
+                rules: vec![super::super::facts::FailingRule {
+                    rule: "tls.cert_expiry".into(),
+                    title_vi: "Chứng thư số sắp hết hạn".into(),
+                    severity: "critical".into(),
+                    critical: true,
+                    remediation_vi: "Gia hạn chứng thư số.".into(),
+                }],
+            }],
+            expiring: Vec::new(),
+            content: Vec::new(),
+            dossiers: Vec::new(),
+            silent_agents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_letter_lists_critical_failures_with_remediation_and_the_summary_counts_a_shared_system_once()
+     {
+        let at = jiff::Timestamp::from_second(1_790_000_000).unwrap();
+        let system = crate::model::SystemId::derived(at, b"shared");
+        // Owned by one agency, operated by another: in both letters.
+        let owner = facts("Sở Công Thương", 1, system);
+        let unit = facts("Trung tâm Xúc tiến Thương mại", 2, system);
+        let reminder = Reminder {
+            block: HolidayBlock {
+                start: jiff::civil::date(2027, 9, 2),
+                end: jiff::civil::date(2027, 9, 5),
+                days: 4,
+                holidays: vec!["national-day".into()],
+                name_vi: "Quốc khánh".into(),
+                name_en: "National Day".into(),
+            },
+            id: "w3".into(),
+            send_on: jiff::civil::date(2027, 8, 30),
+        };
+        let today = jiff::civil::date(2027, 8, 30);
+        let letter = holiday_letter(&owner, &reminder, DEFAULT_RECOMMENDATIONS, today);
+        assert!(letter.text.contains("NGHIÊM TRỌNG"), "{}", letter.text);
+        assert!(
+            letter
+                .text
+                .contains("[critical] Chứng thư số sắp hết hạn — Khắc phục: Gia hạn chứng thư số."),
+            "{}",
+            letter.text
+        );
+        assert!(letter.text.contains("còn 3 ngày"), "{}", letter.text);
+        assert!(
+            letter.text.contains("đề nghị Sở Công Thương"),
+            "{}",
+            letter.text
+        );
+        let summary = holiday_summary(&[&owner, &unit], &reminder, today, &[]);
+        assert!(
+            summary.text.contains("Hệ thống theo dõi: 1\n"),
+            "{}",
+            summary.text
+        );
+        assert!(
+            summary
+                .text
+                .contains("Hệ thống chưa đáp ứng cấp độ: 1 (nghiêm trọng: 1)"),
+            "{}",
+            summary.text
+        );
     }
 
     #[test]

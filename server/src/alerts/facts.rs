@@ -123,6 +123,8 @@ pub struct AgencyFacts {
     pub contacts: Vec<Email>,
     /// Systems in use it owns or operates.
     pub systems: usize,
+    /// Their ids (the province summary counts each system once).
+    pub system_ids: Vec<SystemId>,
     /// Systems failing their level, critical first.
     pub failing: Vec<FailingSystem>,
     /// Expiries before the horizon, soonest first.
@@ -176,6 +178,7 @@ fn facts_of<'a>(
         name: agency.name.clone(),
         contacts: agency.contacts.clone(),
         systems: 0,
+        system_ids: Vec::new(),
         failing: Vec::new(),
         expiring: Vec::new(),
         content: Vec::new(),
@@ -314,6 +317,7 @@ pub fn gather(
                 continue;
             };
             f.systems += 1;
+            f.system_ids.push(s.id);
             f.failing.extend(failing.clone());
             f.expiring.extend(expiring.iter().cloned());
             f.content.extend(content.clone());
