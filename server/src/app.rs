@@ -97,6 +97,7 @@ pub async fn launch(
         state.store.clone(),
         state.index.clone(),
         state.pack.clone(),
+        state.metrics.alerts.clone(),
     )
     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
     .map(crate::alerts::worker::AlertLoop::spawn);

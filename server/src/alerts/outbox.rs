@@ -230,6 +230,13 @@ pub fn due(store: &dyn Store, now: Timestamp, limit: usize) -> Result<Vec<String
     Ok(out)
 }
 
+/// How many messages wait (pending or being sent).
+pub fn waiting(store: &dyn Store) -> Result<usize, StoreError> {
+    Ok(store
+        .scan(Table::Alerts, b"queue/", None, usize::MAX)?
+        .len())
+}
+
 /// Takes a due message for sending (a compare-and-set on its record, so only one process gets
 /// it); `None` when it is not due, already taken or gone.
 pub fn claim(

@@ -206,6 +206,7 @@ pub fn from_settings(
     store: Arc<dyn Store>,
     index: Arc<Index>,
     pack: Arc<PackCell>,
+    stats: Arc<AlertStats>,
 ) -> Result<Option<AlertLoop>, super::mailer::MailerError> {
     let Some(mail) = mail else {
         return Ok(None);
@@ -217,6 +218,6 @@ pub fn from_settings(
         settings: Arc::new(alerts.clone()),
         mailer: Mailer::new(mail)?,
         lease: super::mailer::lease(mail),
-        stats: Arc::new(AlertStats::default()),
+        stats,
     }))
 }

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub reports_ingested: AtomicU64,
     /// Duplicate uploads recognised.
     pub reports_duplicate: AtomicU64,
+    /// The alert loop's counters (queued, sent, retried, failed since start).
+    pub alerts: Arc<crate::alerts::worker::AlertStats>,
     /// When each agent account last uploaded a report (since this process started).
     pub agents_seen: std::sync::Mutex<std::collections::HashMap<String, jiff::Timestamp>>,
 }
@@ -274,6 +276,26 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     for (st, n) in crate::model::DossierState::ALL.iter().zip(by_state) {
         out.push_str(&format!("canhgac_dossiers{{state=\"{}\"}} {n}\n", st.id()));
     }
+    let a = &m.alerts;
+    out.push_str("# HELP canhgac_alerts_total Alert e-mails by outcome since start (queued, sent, retried attempts, failed for good).\n# TYPE canhgac_alerts_total counter\n");
+    for (what, n) in [
+        ("queued", &a.queued),
+        ("sent", &a.sent),
+        ("retried", &a.retried),
+        ("failed", &a.failed),
+    ] {
+        out.push_str(&format!(
+            "canhgac_alerts_total{{outcome=\"{what}\"}} {}\n",
+            n.load(Ordering::Relaxed)
+        ));
+    }
+    let store = state.store.clone();
+    let waiting =
+        tokio::task::spawn_blocking(move || crate::alerts::outbox::waiting(store.as_ref()))
+            .await
+            .map_err(|_| ApiError::invalid("metrics task failed"))??;
+    out.push_str("# HELP canhgac_alerts_waiting Alert e-mails waiting in the outbox (pending or being sent).\n# TYPE canhgac_alerts_waiting gauge\n");
+    out.push_str(&format!("canhgac_alerts_waiting {waiting}\n"));
     out.push_str("# HELP canhgac_store_size_bytes Size of the store on disk.\n# TYPE canhgac_store_size_bytes gauge\n");
     out.push_str(&format!("canhgac_store_size_bytes {}\n", stats.size_bytes));
     out.push_str(

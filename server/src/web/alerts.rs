@@ -3,6 +3,8 @@
 //! button), then those waiting and the latest sent; and the recommendations template every
 //! holiday letter ends with, which administrators edit here.
 //!
+//! - `GET /alerts/preview?holiday=YYYY-MM-DD[&agency=ID]`: what a holiday's reminder would
+//!   send (each letter's recipient, subject and text), without sending.
 //! - `POST /alerts/retry` (csrf_token, key): a failed message back in the queue.
 //! - `POST /alerts/recommendations` (csrf_token, text): the template (empty: the default).
 
@@ -24,6 +26,7 @@ use crate::model::Role;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/alerts", get(page))
+        .route("/alerts/preview", get(preview))
         .route("/alerts/retry", post(retry))
         .route("/alerts/recommendations", post(recommendations))
 }
@@ -119,6 +122,105 @@ async fn page(
         recommendations,
         notice: q.notice.unwrap_or_default(),
         mail_configured: state.mail_configured,
+    };
+    Ok(render(&page, lang)?.into_response())
+}
+
+/// One previewed message.
+struct PreviewMessage {
+    to: String,
+    subject: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts_preview.html")]
+struct PreviewPage {
+    c: Chrome,
+    holiday: String,
+    block: String,
+    reminder: String,
+    agencies: usize,
+    messages: Vec<PreviewMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreviewQuery {
+    holiday: Option<String>,
+    agency: Option<String>,
+}
+
+/// `GET /alerts/preview`.
+async fn preview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Response, WebError> {
+    let lang = viewer.lang();
+    viewer
+        .principal
+        .require(STAFF)
+        .map_err(|e| WebError::api(e, lang))?;
+    let now = crate::clock::now();
+    let day = match q.holiday.as_deref().filter(|h| !h.is_empty()) {
+        Some(text) => text.parse::<jiff::civil::Date>().map_err(|_| {
+            WebError::api(
+                crate::api::ApiError::invalid("holiday: a date yyyy-mm-dd"),
+                lang,
+            )
+        })?,
+        None => format::today(now),
+    };
+    let agency = match q.agency.as_deref().filter(|a| !a.is_empty()) {
+        Some(text) => Some(text.parse::<crate::model::AgencyId>().map_err(|e| {
+            WebError::api(crate::api::ApiError::invalid(format!("agency: {e}")), lang)
+        })?),
+        None => None,
+    };
+    let (store, index, pack, settings) = (
+        state.store.clone(),
+        state.index.clone(),
+        state.pack(),
+        state.alerts.clone(),
+    );
+    let request = crate::api::AlertsPreview {
+        day,
+        agency,
+        reminder: None,
+    };
+    let batch = blocking(move || {
+        crate::api::alerts_preview(store.as_ref(), &index, &pack, &settings, &request, now)
+    })
+    .await
+    .map_err(|e| WebError::api(e, lang))?
+    .ok_or_else(|| WebError::api(crate::api::ApiError::not_found("holiday block"), lang))?;
+    let b = &batch.reminder.block;
+    let page = PreviewPage {
+        c: viewer.chrome.section("alerts"),
+        holiday: day.to_string(),
+        block: format!(
+            "{} ({} – {}, {} {})",
+            b.name_vi,
+            format::date(b.start, lang),
+            format::date(b.end, lang),
+            b.days,
+            lang.t("ngày", "days")
+        ),
+        reminder: format!(
+            "{} — {}",
+            batch.reminder.id,
+            format::date(batch.reminder.send_on, lang)
+        ),
+        agencies: batch.agencies.len(),
+        messages: batch
+            .drafts
+            .iter()
+            .map(|d| PreviewMessage {
+                to: d.to.to_string(),
+                subject: d.subject.clone(),
+                text: d.text.clone(),
+            })
+            .collect(),
     };
     Ok(render(&page, lang)?.into_response())
 }

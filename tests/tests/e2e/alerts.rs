@@ -366,6 +366,23 @@ fn holiday_letters_go_out_once_three_working_days_before_national_day() {
         soc.text
     );
     assert!(smtp.stats().tls_handshakes() > 0 && smtp.stats().auth_successes() > 0);
+    let metrics = rt.block_on(async {
+        client()
+            .get(format!("{}/metrics", running.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        metrics.contains(&format!(
+            "canhgac_alerts_total{{outcome=\"sent\"}} {total}\n"
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains("canhgac_alerts_waiting 0\n"), "{metrics}");
 
     // A restart on the same day sends nothing again.
     drop(running);
@@ -562,6 +579,26 @@ fn a_message_refused_until_its_attempts_run_out_is_shown_failed_and_can_be_sent_
     );
     assert!(page.contains("data-state=\"failed\""));
     assert!(page.contains("Gửi lại"));
+    // The preview page renders the same letters, sending nothing more.
+    let preview = rt.block_on(async {
+        let r = client()
+            .get(format!(
+                "{}/alerts/preview?holiday=2027-09-02",
+                running.base
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    });
+    let letters = expected_recipients().len();
+    assert!(
+        preview.contains(&format!("data-messages=\"{letters}\"")),
+        "{preview}"
+    );
+    assert!(preview.contains("Kính gửi: Sở Công Thương"), "{preview}");
     let officer = token_for_running(&rt, &running, &admin);
     let (s, _) = rt.block_on(call(
         &client(),

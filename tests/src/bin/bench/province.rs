@@ -713,7 +713,7 @@ pub fn run(opts: Options) -> Result<()> {
     let store_bytes_before = dir_size(&data);
     // The read index alone: built from the store as the server does at start-up (the store
     // opened without its whole-file checksum pass, which `serve` also runs and times apart).
-    let (index_seconds, index_rss_kib) = {
+    let (index_seconds, index_rss_kib, letters, letters_seconds) = {
         let rss = |field: &str| -> u64 {
             std::fs::read_to_string("/proc/self/status")
                 .ok()
@@ -735,9 +735,31 @@ pub fn run(opts: Options) -> Result<()> {
         let index = canhgac_server::index::Index::build(&store)?;
         let seconds = started.elapsed().as_secs_f64();
         let grown = rss("VmRSS:").saturating_sub(before);
+        // The holiday letters of the whole province (every agency's, the summary), rendered
+        // from the same index as the alert loop does on a reminder day, without sending.
+        let pack = canhgac_policies::pack::Pack::decree85();
+        let started = Instant::now();
+        let batch = canhgac_server::api::alerts_preview(
+            &store,
+            &index,
+            &pack,
+            &canhgac_server::alerts::settings::AlertSettings::default(),
+            &canhgac_server::api::AlertsPreview {
+                day: jiff::civil::date(2027, 9, 2),
+                agency: None,
+                reminder: None,
+            },
+            base_time(),
+        )?;
+        let letters_seconds = started.elapsed().as_secs_f64();
+        let letters = batch.map_or(0, |b| b.agencies.len());
         drop(index);
-        (seconds, grown)
+        (seconds, grown, letters, letters_seconds)
     };
+    eprintln!(
+        "province: holiday letters of {letters} agencies rendered in {letters_seconds:.2} s ({:.2}x the index build)",
+        letters_seconds / index_seconds
+    );
     eprintln!(
         "province: read index built in {index_seconds:.2} s (process RSS grew {:.0} MiB, the store's page cache included)",
         index_rss_kib as f64 / 1024.0
@@ -945,6 +967,7 @@ pub fn run(opts: Options) -> Result<()> {
         "server_start_seconds": started_in.as_secs_f64(),
         "index_build_seconds": index_seconds,
         "index_build_rss_growth_mib": index_rss_kib as f64 / 1024.0,
+        "holiday_letters": {"agencies": letters, "seconds": letters_seconds, "over_index_build": letters_seconds / index_seconds},
         "server_peak_rss_mib": peak_rss as f64 / 1024.0,
         "server_rss_after_start_mib": rss_after_start as f64 / 1024.0,
         "wrk": {"threads": 2, "connections": opts.connections, "seconds": opts.seconds},
@@ -978,6 +1001,11 @@ pub fn run(opts: Options) -> Result<()> {
         out,
         "  read index built in {index_seconds:.2} s (RSS +{:.0} MiB, page cache included)",
         index_rss_kib as f64 / 1024.0
+    )?;
+    writeln!(
+        out,
+        "  holiday letters of {letters} agencies rendered in {letters_seconds:.2} s ({:.2}x the index build)",
+        letters_seconds / index_seconds
     )?;
     for (k, v) in &generation {
         writeln!(out, "  generated {k}: {v:.1} s")?;
