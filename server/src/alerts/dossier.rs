@@ -80,7 +80,7 @@ pub fn drafts(
             let mut to: Vec<Email> = Vec::new();
             if agency && let Some(s) = system {
                 for id in [s.owner_agency, s.operating_unit] {
-                    if let Some(a) = data.agencies.get(id) {
+                    if let Some(a) = data.agencies.get(id).filter(|a| !a.retired) {
                         to.extend(a.contacts.iter().cloned());
                     }
                 }
@@ -91,8 +91,8 @@ pub fn drafts(
             if approvers {
                 to.extend(settings.approvers.iter().cloned());
             }
-            to.sort();
-            to.dedup();
+            to.sort_by_key(|e| e.as_str().to_lowercase());
+            to.dedup_by_key(|e| e.as_str().to_lowercase());
             if to.is_empty() {
                 continue;
             }
@@ -169,7 +169,7 @@ pub fn drafts(
             let composed = b.finish(subject);
             for r in to {
                 out.push(Draft {
-                    key: format!("dossier/{}/{r}", e.id),
+                    key: format!("dossier/{}/{}", e.id, r.as_str().to_lowercase()),
                     category: Category::Dossier,
                     to: r,
                     subject: composed.subject.clone(),

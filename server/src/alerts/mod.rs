@@ -104,7 +104,12 @@ pub fn holiday_batch(
         let letter = compose::holiday_letter(f, reminder, &recommendations, today);
         for to in &f.contacts {
             drafts.push(Draft {
-                key: format!("holiday/{block}/{}/{}/{to}", reminder.id, f.agency),
+                key: format!(
+                    "holiday/{block}/{}/{}/{}",
+                    reminder.id,
+                    f.agency,
+                    to.as_str().to_lowercase()
+                ),
                 category: Category::Holiday,
                 to: to.clone(),
                 subject: letter.subject.clone(),
@@ -121,7 +126,11 @@ pub fn holiday_batch(
         let summary = compose::holiday_summary(&refs, reminder, today, &without);
         for to in &settings.security_staff {
             drafts.push(Draft {
-                key: format!("holiday-summary/{block}/{}/{to}", reminder.id),
+                key: format!(
+                    "holiday-summary/{block}/{}/{}",
+                    reminder.id,
+                    to.as_str().to_lowercase()
+                ),
                 category: Category::HolidaySummary,
                 to: to.clone(),
                 subject: summary.subject.clone(),

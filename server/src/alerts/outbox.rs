@@ -214,20 +214,32 @@ pub fn enqueue(store: &dyn Store, drafts: Vec<Draft>, now: Timestamp) -> Result<
     Ok(queued)
 }
 
-/// The keys of waiting messages whose next attempt is due at `now` (at most `limit`).
+/// The order in which due messages go: holiday letters and their summary first (they have a
+/// day), then dossier notices, events and digests, the weekly report, tests.
+fn rank(key: &str) -> u8 {
+    match key.split('/').next().unwrap_or_default() {
+        "holiday" | "holiday-summary" => 0,
+        "dossier" => 1,
+        "event" | "digest" => 2,
+        "weekly" => 3,
+        _ => 4,
+    }
+}
+
+/// The keys of waiting messages whose next attempt is due at `now` (at most `limit`), the most
+/// urgent kind first, then the longest waiting.
 pub fn due(store: &dyn Store, now: Timestamp, limit: usize) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::new();
+    let mut due = Vec::new();
     for (k, v) in store.scan(Table::Alerts, b"queue/", None, usize::MAX)? {
         let q: Queued = serde_json::from_slice(&v)
             .map_err(|e| StoreError::Corrupt(format!("alerts queue entry: {e}")))?;
         if q.next_attempt_at <= now {
-            out.push(String::from_utf8_lossy(&k["queue/".len()..]).into_owned());
-            if out.len() >= limit {
-                break;
-            }
+            let key = String::from_utf8_lossy(&k["queue/".len()..]).into_owned();
+            due.push((rank(&key), q.next_attempt_at, key));
         }
     }
-    Ok(out)
+    due.sort();
+    Ok(due.into_iter().take(limit).map(|(_, _, k)| k).collect())
 }
 
 /// How many messages wait (pending or being sent).
@@ -453,17 +465,26 @@ mod tests {
         );
         assert_eq!(enqueue(&store, vec![draft("a")], t(5)).unwrap(), 0);
         assert_eq!(due(&store, t(0), 10).unwrap(), vec!["a", "b"]);
+        // Holiday letters go before events whatever their keys' order.
+        enqueue(&store, vec![draft("event/x"), draft("holiday/y")], t(0)).unwrap();
+        assert_eq!(due(&store, t(0), 1).unwrap(), vec!["holiday/y"]);
         let lease = SignedDuration::from_secs(60);
         let first = claim(&store, "a", "p1", lease, t(1)).unwrap().unwrap();
         assert_eq!(first.attempts, 1);
         assert_eq!(first.draft.attachments[0].bytes, vec![0, 1, 255]);
         // A second process does not get it while the lease runs, and it is not due.
         assert!(claim(&store, "a", "p2", lease, t(2)).unwrap().is_none());
-        assert_eq!(due(&store, t(2), 10).unwrap(), vec!["b"]);
+        assert_eq!(
+            due(&store, t(2), 10).unwrap(),
+            vec!["holiday/y", "event/x", "b"]
+        );
         let sent = finish(&store, &first, Outcome::Sent, 3, lease, t(3)).unwrap();
         assert!(matches!(sent.state, State::Sent { .. }));
         assert!(claim(&store, "a", "p2", lease, t(500)).unwrap().is_none());
-        assert_eq!(due(&store, t(500), 10).unwrap(), vec!["b"]);
+        assert_eq!(
+            due(&store, t(500), 10).unwrap(),
+            vec!["holiday/y", "event/x", "b"]
+        );
         // Sent stays sent: queuing the key again does nothing.
         assert_eq!(enqueue(&store, vec![draft("a")], t(600)).unwrap(), 0);
     }

@@ -162,7 +162,7 @@ impl Default for AlertSettings {
             digest_hour: 7,
             weekly: Some((jiff::civil::Weekday::Monday, 7)),
             tick: Duration::from_secs(60),
-            max_attempts: 8,
+            max_attempts: 12,
             retry_after: Duration::from_secs(60),
         }
     }
