@@ -16,15 +16,24 @@ use crate::exchange::Scope;
 use crate::index::Index;
 use crate::store::{Store, StoreError};
 
-/// The week's last day when the weekly e-mail is due at `now`, else `None`.
+/// The week's last day when the weekly e-mail is due at `now`: the latest configured weekday
+/// and hour that has passed (so a server down that morning sends it when it is back, within
+/// the next six days), the figures running to the day before it. `None` when it is off or
+/// when the last one is a week old.
 pub fn due(settings: &AlertSettings, now: Timestamp) -> Option<Date> {
     let (weekday, hour) = settings.weekly?;
     let local = jiff::tz::offset(7).to_datetime(now);
     let today = local.date();
-    if today.weekday() != weekday || local.hour() < i8::try_from(hour).unwrap_or(7) {
-        return None;
+    let mut day = today;
+    for _ in 0..7 {
+        if day.weekday() == weekday
+            && (day < today || local.hour() >= i8::try_from(hour).unwrap_or(7))
+        {
+            return day.yesterday().ok();
+        }
+        day = day.yesterday().ok()?;
     }
-    today.yesterday().ok()
+    None
 }
 
 /// The weekly messages for the week ending `week_end`.
@@ -93,4 +102,35 @@ pub fn drafts(
 /// Today in Vietnam (for callers that want the send day).
 pub fn today(now: Timestamp) -> Date {
     vietnam_day(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weekly_report_is_due_from_its_hour_and_caught_up_within_the_week() {
+        let s = AlertSettings::default(); // Monday 07:00
+        let at = |d: &str, h: i8| {
+            jiff::tz::offset(7)
+                .to_timestamp(d.parse::<Date>().unwrap().at(h, 0, 0, 0))
+                .unwrap()
+        };
+        // Monday 30/08/2027 at 06:00: not yet (last week's is a week old: not caught up).
+        assert_eq!(due(&s, at("2027-08-30", 6)), None);
+        assert_eq!(
+            due(&s, at("2027-08-30", 7)),
+            Some(jiff::civil::date(2027, 8, 29))
+        );
+        // Back on Wednesday after two days down: this week's is due.
+        assert_eq!(
+            due(&s, at("2027-09-01", 9)),
+            Some(jiff::civil::date(2027, 8, 29))
+        );
+        let off = AlertSettings {
+            weekly: None,
+            ..AlertSettings::default()
+        };
+        assert_eq!(due(&off, at("2027-08-30", 9)), None);
+    }
 }
