@@ -388,6 +388,23 @@ pub fn retry(store: &dyn Store, key: &str, now: Timestamp) -> Result<bool, Store
     Ok(true)
 }
 
+/// Puts every failed message back in the queue (an administrator's "send all again");
+/// returns how many.
+pub fn retry_failed(store: &dyn Store, now: Timestamp) -> Result<usize, StoreError> {
+    let failed: Vec<String> = list(store, "")?
+        .into_iter()
+        .filter(|r| matches!(r.state, State::Failed { .. }))
+        .map(|r| r.draft.key)
+        .collect();
+    let mut n = 0;
+    for key in failed {
+        if retry(store, &key, now)? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// One message, by key.
 pub fn get(store: &dyn Store, key: &str) -> Result<Option<Record>, StoreError> {
     repo::get(store, Table::Outbox, key)
@@ -527,6 +544,9 @@ mod tests {
         .unwrap();
         assert!(matches!(r.state, State::Failed { .. }));
         assert_eq!(counts(&list(&store, "").unwrap()).failed, 1);
+        assert_eq!(retry_failed(&store, t(400)).unwrap(), 1);
+        assert_eq!(counts(&list(&store, "").unwrap()).pending, 1);
+        assert_eq!(retry_failed(&store, t(401)).unwrap(), 0);
     }
 
     #[test]

@@ -254,6 +254,20 @@ pub async fn retry_route(
     ))
 }
 
+/// `POST /api/v1/alerts/outbox/retry-failed` (administrator): every failed message goes back
+/// in the queue (after a relay outage).
+pub async fn retry_failed_route(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    principal.require(&[Role::Administrator])?;
+    let store = state.store.clone();
+    let now = crate::clock::now();
+    let n = blocking(move || outbox::retry_failed(store.as_ref(), now)).await?;
+    tracing::info!(messages = n, by = %principal.account.login, "alerts: failed messages queued again");
+    Ok(Json(serde_json::json!({"queued": n})))
+}
+
 /// The recommendations template.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -405,6 +405,10 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/v1/alerts/outbox", get(alerts::outbox_route))
         .route("/api/v1/alerts/outbox/retry", post(alerts::retry_route))
         .route(
+            "/api/v1/alerts/outbox/retry-failed",
+            post(alerts::retry_failed_route),
+        )
+        .route(
             "/api/v1/alerts/recommendations",
             get(alerts::recommendations_get).put(alerts::recommendations_put),
         )

@@ -689,6 +689,16 @@ const OPS: &[Op] = &[
         query: &[],
     },
     Op {
+        method: "post",
+        path: "/api/v1/alerts/outbox/retry-failed",
+        tag: "alerts",
+        summary: "Send every failed message again (after a relay outage): each goes back in the queue with its attempts reset. Answers {queued}.",
+        roles: ADMIN,
+        body: Body::None,
+        ok: (200, "application/json", any_object),
+        query: &[],
+    },
+    Op {
         method: "get",
         path: "/api/v1/alerts/recommendations",
         tag: "alerts",

@@ -6,6 +6,7 @@
 //! - `GET /alerts/preview?holiday=YYYY-MM-DD[&agency=ID]`: what a holiday's reminder would
 //!   send (each letter's recipient, subject and text), without sending.
 //! - `POST /alerts/retry` (csrf_token, key): a failed message back in the queue.
+//! - `POST /alerts/retry-failed` (csrf_token): every failed message back in the queue.
 //! - `POST /alerts/recommendations` (csrf_token, text): the template (empty: the default).
 
 use askama::Template;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/alerts", get(page))
         .route("/alerts/preview", get(preview))
         .route("/alerts/retry", post(retry))
+        .route("/alerts/retry-failed", post(retry_failed))
         .route("/alerts/recommendations", post(recommendations))
 }
 
@@ -247,6 +249,26 @@ async fn retry(
     )
     .await
     .map_err(|e| WebError::api(e, lang))?;
+    Ok(Redirect::to("/alerts?notice=retry").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /alerts/retry-failed`.
+async fn retry_failed(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&f.csrf_token)?;
+    let lang = viewer.lang();
+    let _queued = crate::api::alerts::retry_failed_route(State(state), viewer.principal)
+        .await
+        .map_err(|e| WebError::api(e, lang))?;
     Ok(Redirect::to("/alerts?notice=retry").into_response())
 }
 

@@ -652,6 +652,26 @@ fn a_message_refused_until_its_attempts_run_out_is_shown_failed_and_can_be_sent_
     assert_eq!(got.len(), 1);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(smtp.messages().len(), 1, "only the message sent again");
+    // After the outage, the administrator sends every other failed message again: each
+    // arrives once.
+    let (s, v) = rt.block_on(call(
+        &client(),
+        "POST",
+        format!("{}/api/v1/alerts/outbox/retry-failed", running.base),
+        &admin,
+        None,
+    ));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["queued"].as_u64().unwrap() as usize, expected - 1, "{v}");
+    let all = smtp
+        .wait_for_messages(expected, Duration::from_secs(30))
+        .unwrap();
+    assert_once(&all);
+    let settled = settle(&rt, &running.base, &admin, Duration::from_secs(30));
+    assert_eq!(
+        settled["counts"]["sent"].as_u64().unwrap() as usize,
+        expected
+    );
     // A message not failed cannot be "sent again".
     let (s, _) = rt.block_on(call(
         &client(),

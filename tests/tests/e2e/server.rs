@@ -763,6 +763,13 @@ fn every_route_checks_the_callers_role() {
             Some(serde_json::json!({"key": "holiday/none"})),
             &["administrator"],
         ),
+        (
+            // Nothing failed: 200 {queued: 0} for administrators.
+            "POST",
+            format!("{base}/alerts/outbox/retry-failed"),
+            None,
+            &["administrator"],
+        ),
         ("GET", format!("{base}/alerts/recommendations"), None, STAFF),
         (
             "PUT",
