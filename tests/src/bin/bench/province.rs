@@ -713,7 +713,7 @@ pub fn run(opts: Options) -> Result<()> {
     let store_bytes_before = dir_size(&data);
     // The read index alone: built from the store as the server does at start-up (the store
     // opened without its whole-file checksum pass, which `serve` also runs and times apart).
-    let (index_seconds, index_rss_kib, letters, letters_seconds) = {
+    let (index_seconds, index_rss_kib, letters, letters_seconds, passes) = {
         let rss = |field: &str| -> u64 {
             std::fs::read_to_string("/proc/self/status")
                 .ok()
@@ -753,9 +753,34 @@ pub fn run(opts: Options) -> Result<()> {
         )?;
         let letters_seconds = started.elapsed().as_secs_f64();
         let letters = batch.map_or(0, |b| b.agencies.len());
+        // The alert loop's event detection, as on every tick: the first pass (no state yet:
+        // each target's history is read) and the next one (incremental).
+        let settings = canhgac_server::alerts::settings::AlertSettings::default();
+        let agents = canhgac_server::agents::list_agents(&store)?;
+        let now = base_time()
+            .checked_add(jiff::SignedDuration::from_hours(24 * 30))
+            .expect("a time");
+        let mut passes = Vec::new();
+        {
+            let data = index.read(&store)?;
+            for _ in 0..2 {
+                let started = Instant::now();
+                let found = canhgac_server::alerts::events::detect(
+                    &store, &data, &pack, &agents, &settings, now,
+                )?;
+                passes.push((started.elapsed().as_secs_f64(), found.len()));
+            }
+        }
         drop(index);
-        (seconds, grown, letters, letters_seconds)
+        (seconds, grown, letters, letters_seconds, passes)
     };
+    for (i, (secs, found)) in passes.iter().enumerate() {
+        eprintln!(
+            "province: event detection pass {} in {secs:.2} s ({found} events; {:.2}x the index build)",
+            i + 1,
+            secs / index_seconds
+        );
+    }
     eprintln!(
         "province: holiday letters of {letters} agencies rendered in {letters_seconds:.2} s ({:.2}x the index build)",
         letters_seconds / index_seconds
@@ -968,6 +993,7 @@ pub fn run(opts: Options) -> Result<()> {
         "index_build_seconds": index_seconds,
         "index_build_rss_growth_mib": index_rss_kib as f64 / 1024.0,
         "holiday_letters": {"agencies": letters, "seconds": letters_seconds, "over_index_build": letters_seconds / index_seconds},
+        "event_detection_passes": passes.iter().map(|(secs, found)| json!({"seconds": secs, "events": found, "over_index_build": secs / index_seconds})).collect::<Vec<_>>(),
         "server_peak_rss_mib": peak_rss as f64 / 1024.0,
         "server_rss_after_start_mib": rss_after_start as f64 / 1024.0,
         "wrk": {"threads": 2, "connections": opts.connections, "seconds": opts.seconds},
