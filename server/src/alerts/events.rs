@@ -199,6 +199,58 @@ fn replace(
     }
 }
 
+/// The state writes of one detection pass, applied together at its end: one durable commit,
+/// not one per target (a first pass over a province's 20,000 targets would otherwise wait for
+/// 20,000 fsyncs). Each write keeps its condition; when another process wrote first, the batch
+/// conflicts and the writes are applied one by one, each keeping the value that holds.
+#[derive(Default)]
+struct Pending {
+    ops: Vec<(String, Option<Vec<u8>>, Vec<u8>)>,
+}
+
+impl Pending {
+    /// [`put_once`], deferred; this pass goes on with `value`.
+    fn put_once(&mut self, key: &str, value: Vec<u8>) -> Vec<u8> {
+        self.ops.push((key.to_owned(), None, value.clone()));
+        value
+    }
+
+    /// [`replace`], deferred; this pass goes on with `value`.
+    fn replace(&mut self, key: &str, old: &[u8], value: Vec<u8>) -> Vec<u8> {
+        self.ops
+            .push((key.to_owned(), Some(old.to_vec()), value.clone()));
+        value
+    }
+
+    /// Applies the writes.
+    fn flush(self, store: &dyn Store) -> Result<(), StoreError> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch::new();
+        for (key, old, new) in &self.ops {
+            batch = match old {
+                None => batch.if_absent(Table::Alerts, key.as_str()),
+                Some(old) => batch.if_equals(Table::Alerts, key.as_str(), old.clone()),
+            }
+            .put(Table::Alerts, key.as_str(), new.clone());
+        }
+        match store.apply(batch) {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => {
+                for (key, old, new) in self.ops {
+                    match old {
+                        None => put_once(store, &key, new)?,
+                        Some(old) => replace(store, &key, &old, new)?,
+                    };
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reachability
 
@@ -331,7 +383,10 @@ fn read_backward(
 
 /// Every target's reachability (from `Table::Latest` and the reports), keeping
 /// `event/reach/{target}` up to date.
-fn reachability(store: &dyn Store) -> Result<BTreeMap<String, Reach>, StoreError> {
+fn reachability(
+    store: &dyn Store,
+    pending: &mut Pending,
+) -> Result<BTreeMap<String, Reach>, StoreError> {
     const PREFIX: &str = "event/reach/";
     let mut kept: HashMap<String, (Vec<u8>, Reach)> = HashMap::new();
     for (k, v) in scan_state(store, PREFIX)? {
@@ -352,7 +407,7 @@ fn reachability(store: &dyn Store) -> Result<BTreeMap<String, Reach>, StoreError
                     since,
                 };
                 // Compare-and-set: two processes reading the same reports agree anyway.
-                replace(store, &format!("{PREFIX}{target}"), &raw, repo::json(&new))?;
+                pending.replace(&format!("{PREFIX}{target}"), &raw, repo::json(&new));
                 new
             }
             None => {
@@ -361,7 +416,7 @@ fn reachability(store: &dyn Store) -> Result<BTreeMap<String, Reach>, StoreError
                     report: latest,
                     since,
                 };
-                put_once(store, &format!("{PREFIX}{target}"), repo::json(&new))?;
+                pending.put_once(&format!("{PREFIX}{target}"), repo::json(&new));
                 new
             }
         };
@@ -473,7 +528,8 @@ pub fn detect(
     let mut events = Vec::new();
 
     // Unreachable sites.
-    let reach = reachability(store)?;
+    let mut pending = Pending::default();
+    let reach = reachability(store, &mut pending)?;
     let after = SignedDuration::try_from(settings.unreachable_after).unwrap_or(SignedDuration::MAX);
     let mut down: BTreeMap<SystemId, DownSystem<'_>> = BTreeMap::new();
     // Systems with a target down now, however briefly: their failures cannot be told apart
@@ -552,7 +608,7 @@ pub fn detect(
                 continue;
             }
             if let Some(e) = expiry_event(
-                store,
+                &mut pending,
                 &expiry_state,
                 &mut expiry_live,
                 &facts,
@@ -587,14 +643,13 @@ pub fn detect(
             }
             let raw = match failure_state.get(&state_key) {
                 Some(raw) => raw.clone(),
-                None => put_once(
-                    store,
+                None => pending.put_once(
                     &state_key,
                     repo::json(&FirstSeen {
                         since: g.scanned_at,
                         report: g.report.clone(),
                     }),
-                )?,
+                ),
             };
             let seen: FirstSeen =
                 serde_json::from_slice(&raw).map_err(|e| corrupt(&state_key, e))?;
@@ -630,6 +685,9 @@ pub fn detect(
             });
         }
     }
+
+    // The pass's new state, in one commit.
+    pending.flush(store)?;
 
     // Clear what no longer holds.
     let mut batch = Batch::new();
@@ -713,7 +771,7 @@ fn failure_cleared(
 /// The expiry event of one certificate or domain, if a threshold is crossed.
 #[allow(clippy::too_many_arguments)]
 fn expiry_event(
-    store: &dyn Store,
+    pending: &mut Pending,
     state: &BTreeMap<String, Vec<u8>>,
     live: &mut HashSet<String>,
     facts: &SystemFacts<'_>,
@@ -757,8 +815,8 @@ fn expiry_event(
     if kept_day != Some(on) {
         let value = on.to_string().into_bytes();
         let held = match kept {
-            Some(old) => replace(store, &state_key, old, value)?,
-            None => put_once(store, &state_key, value)?,
+            Some(old) => pending.replace(&state_key, old, value),
+            None => pending.put_once(&state_key, value),
         };
         if held != on.to_string().into_bytes() {
             // Another process kept another day: use its.

@@ -178,33 +178,54 @@ pub fn message_id(key: &str) -> String {
 }
 
 /// Queues messages whose key is new; returns how many were queued (the others existed).
+///
+/// The new ones are written in one batch (one durable commit for a province's letters), each
+/// guarded by "this key is absent"; if another process queued one of them meanwhile, the batch
+/// conflicts and they are written one by one.
 pub fn enqueue(store: &dyn Store, drafts: Vec<Draft>, now: Timestamp) -> Result<usize, StoreError> {
-    let mut queued = 0;
+    let mut fresh: Vec<Record> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for draft in drafts {
-        if store.get(Table::Outbox, draft.key.as_bytes())?.is_some() {
+        if !seen.insert(draft.key.clone())
+            || store.get(Table::Outbox, draft.key.as_bytes())?.is_some()
+        {
             continue;
         }
-        let key = draft.key.clone();
-        let record = Record {
-            message_id: message_id(&key),
+        fresh.push(Record {
+            message_id: message_id(&draft.key),
             draft,
             state: State::Pending,
             queued_at: now,
             attempts: 0,
             next_attempt_at: now,
             last_error: None,
-        };
-        let batch = Batch::new()
-            .if_absent(Table::Outbox, key.as_bytes())
-            .put(Table::Outbox, key.as_bytes(), repo::json(&record))
+        });
+    }
+    let add = |batch: Batch, record: &Record| {
+        let key = record.draft.key.as_bytes();
+        batch
+            .if_absent(Table::Outbox, key)
+            .put(Table::Outbox, key, repo::json(record))
             .put(
                 Table::Alerts,
-                queue_key(&key),
+                queue_key(&record.draft.key),
                 repo::json(&Queued {
-                    next_attempt_at: now,
+                    next_attempt_at: record.next_attempt_at,
                 }),
-            );
-        match store.apply(batch) {
+            )
+    };
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    let all = fresh.iter().fold(Batch::new(), add);
+    match store.apply(all) {
+        Ok(()) => return Ok(fresh.len()),
+        Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let mut queued = 0;
+    for record in &fresh {
+        match store.apply(add(Batch::new(), record)) {
             Ok(()) => queued += 1,
             // Another process queued it between the read and the write: once is enough.
             Err(StoreError::Conflict(_)) => {}
@@ -481,6 +502,24 @@ mod tests {
             2
         );
         assert_eq!(enqueue(&store, vec![draft("a")], t(5)).unwrap(), 0);
+        // A key twice in one call is queued once, with the new ones in the same commit.
+        assert_eq!(
+            enqueue(&store, vec![draft("c"), draft("c"), draft("a")], t(5)).unwrap(),
+            1
+        );
+        assert!(retry(&store, "c", t(5)).is_ok());
+        let c = claim(&store, "c", "p0", SignedDuration::from_secs(60), t(5))
+            .unwrap()
+            .unwrap();
+        finish(
+            &store,
+            &c,
+            Outcome::Sent,
+            3,
+            SignedDuration::from_secs(60),
+            t(5),
+        )
+        .unwrap();
         assert_eq!(due(&store, t(0), 10).unwrap(), vec!["a", "b"]);
         // Holiday letters go before events whatever their keys' order.
         enqueue(&store, vec![draft("event/x"), draft("holiday/y")], t(0)).unwrap();
