@@ -22,6 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{ca_file, scan};
+use crate::server_evidence::uuid_v7;
 use crate::serverkit::{Running, add_user, call, client, serve_env, server, token_for};
 
 /// 08:00 in Vietnam on Monday 30/08/2027: three working days before the 2/9 block (Thursday
@@ -75,19 +76,6 @@ retry_seconds = 1
     )
     .unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// A UUIDv7 text for `at`.
-fn uuid_v7(at: Timestamp, n: u32) -> String {
-    let ms = u64::try_from(at.as_millisecond()).unwrap();
-    let hex = format!("{ms:012x}");
-    format!(
-        "{}-{}-7{:03x}-8000-{:012x}",
-        &hex[..8],
-        &hex[8..12],
-        n & 0xfff,
-        n
-    )
 }
 
 /// The demo province loaded into a fresh store through the running server, and a report for
@@ -699,6 +687,21 @@ fn token_for_running(rt: &tokio::runtime::Runtime, running: &Running, admin: &st
     })
 }
 
+/// `canhgac-server alerts test` to the test address with the config file `config`.
+fn send_test(config: &str) -> (i32, String, String) {
+    server(
+        &[
+            "alerts",
+            "test",
+            "--to",
+            "kiemtra@stttt.example.gov.vn",
+            "--config",
+            config,
+        ],
+        None,
+    )
+}
+
 #[test]
 fn the_cli_previews_a_holidays_letters_without_sending_and_sends_a_test_message() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -773,17 +776,7 @@ fn the_cli_previews_a_holidays_letters_without_sending_and_sends_a_test_message(
     );
 
     // A test message through the configured relay (STARTTLS, AUTH).
-    let (code, _, err) = server(
-        &[
-            "alerts",
-            "test",
-            "--to",
-            "kiemtra@stttt.example.gov.vn",
-            "--config",
-            &config,
-        ],
-        None,
-    );
+    let (code, _, err) = send_test(&config);
     assert_eq!(code, 0, "{err}");
     let got = smtp.wait_for_messages(1, Duration::from_secs(10)).unwrap();
     assert_eq!(
@@ -813,17 +806,7 @@ fn the_cli_previews_a_holidays_letters_without_sending_and_sends_a_test_message(
         ),
     )
     .unwrap();
-    let (code, _, err) = server(
-        &[
-            "alerts",
-            "test",
-            "--to",
-            "kiemtra@stttt.example.gov.vn",
-            "--config",
-            tls_config.to_str().unwrap(),
-        ],
-        None,
-    );
+    let (code, _, err) = send_test(tls_config.to_str().unwrap());
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         smtps
@@ -847,34 +830,14 @@ fn the_cli_previews_a_holidays_letters_without_sending_and_sends_a_test_message(
         ),
     )
     .unwrap();
-    let (code, _, err) = server(
-        &[
-            "alerts",
-            "test",
-            "--to",
-            "kiemtra@stttt.example.gov.vn",
-            "--config",
-            untrusted.to_str().unwrap(),
-        ],
-        None,
-    );
+    let (code, _, err) = send_test(untrusted.to_str().unwrap());
     assert_ne!(code, 0, "a certificate from an unknown CA is refused");
     assert!(err.contains("did not take the message"), "{err}");
     assert_eq!(smtps.messages().len(), 1);
 
     // A relay that refuses: a clear error and a failing exit code.
     smtp.set_mode(SmtpMode::RefuseTransient);
-    let (code, _, err) = server(
-        &[
-            "alerts",
-            "test",
-            "--to",
-            "kiemtra@stttt.example.gov.vn",
-            "--config",
-            &config,
-        ],
-        None,
-    );
+    let (code, _, err) = send_test(&config);
     assert_ne!(code, 0);
     assert!(
         err.contains("did not take the message") && err.contains("451"),

@@ -29,7 +29,7 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// A UUIDv7 text for `at` (the time prefix makes ids sort like their scans).
-fn uuid_v7(at: Timestamp, n: u32) -> String {
+pub(crate) fn uuid_v7(at: Timestamp, n: u32) -> String {
     let ms = u64::try_from(at.as_millisecond()).unwrap();
     let hex = format!("{ms:012x}");
     format!(
