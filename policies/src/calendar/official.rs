@@ -21,14 +21,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::ops::Range;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::error::{CalendarError, Location};
 use super::holidays::DayOff;
-use super::rules::{CalendarRules, RawSchedule, Schedule, Validator};
+use super::rules::{CalendarRules, RawSchedule, Validator};
 
 /// An official schedule file as written: nothing but `[[schedule]]` entries.
 #[derive(Deserialize)]
@@ -141,55 +140,16 @@ impl CalendarRules {
             .enumerate()
             .map(|(index, h)| (h.id.as_str(), index))
             .collect();
-        let mut schedules: Vec<Schedule> = Vec::new();
-        let mut working_spans: Vec<(Date, Range<usize>)> = Vec::new();
-        let mut seen: HashMap<(i16, usize), Range<usize>> = HashMap::new();
-        for raw_schedule in &raw.schedule {
-            let name = raw_schedule.holiday.get_ref();
-            let Some(&index) = ids.get(name.as_str()) else {
-                let mut known: Vec<&str> = ids.keys().copied().collect();
-                known.sort_unstable();
-                return Err(validator.error(
-                    raw_schedule.holiday.span(),
-                    format!(
-                        "schedule refers to unknown holiday \"{name}\"; known holidays: {}",
-                        known.join(", ")
-                    ),
-                ));
-            };
-            let mut schedule =
-                validator.schedule(raw_schedule, index, &self.rest_days, &mut working_spans)?;
-            let key = (schedule.year, index);
-            if let Some(first) = seen.get(&key) {
-                return Err(validator.error(
-                    raw_schedule.holiday.span(),
-                    format!(
-                        "a second schedule for \"{name}\" in {}: merge it with the first{}",
-                        schedule.year,
-                        validator.line_of(first)
-                    ),
-                ));
-            }
-            seen.insert(key, raw_schedule.holiday.span());
+        let (mut schedules, working_spans) =
+            validator.schedules(&raw.schedule, &ids, &self.rest_days)?;
+        for schedule in &mut schedules {
             schedule.official = true;
-            schedules.push(schedule);
         }
         let years: BTreeSet<i16> = schedules.iter().map(|s| s.year).collect();
         let mut rules = self.clone();
         rules.schedules.retain(|s| !years.contains(&s.year));
         rules.schedules.extend(schedules);
-        for (date, span) in working_spans {
-            if let Some(day) = rules.days_off(date.year()).iter().find(|d| d.date == date) {
-                return Err(validator.error(
-                    span,
-                    format!(
-                        "make-up working day {date} is a day off of \"{}\": remove it from \
-                         that holiday's days first",
-                        day.holiday_id
-                    ),
-                ));
-            }
-        }
+        validator.check_working_days(&rules, working_spans)?;
         Ok(OfficialSchedules {
             rules,
             years: years.into_iter().collect(),

@@ -187,6 +187,9 @@ impl From<RawWeekday> for Weekday {
     }
 }
 
+/// Make-up working days with where the file names them, checked once the rules are whole.
+pub(super) type WorkingSpans = Vec<(Date, Range<usize>)>;
+
 /// The years a schedule may be given for: those the lunar calendar is accurate for.
 const SCHEDULE_YEARS: std::ops::RangeInclusive<i64> = 1900..=2100;
 
@@ -278,54 +281,17 @@ impl Validator<'_> {
             holidays.push(holiday);
         }
 
-        let mut schedules: Vec<Schedule> = Vec::new();
-        let mut working_spans = Vec::new();
-        let mut seen: HashMap<(i16, usize), Range<usize>> = HashMap::new();
-        for raw_schedule in raw.schedule {
-            let name = raw_schedule.holiday.get_ref();
-            let Some(&(index, _)) = ids.get(name.as_str()) else {
-                let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
-                known.sort_unstable();
-                return Err(self.error(
-                    raw_schedule.holiday.span(),
-                    format!(
-                        "schedule refers to unknown holiday \"{name}\"; known holidays: {}",
-                        known.join(", ")
-                    ),
-                ));
-            };
-            let schedule = self.schedule(&raw_schedule, index, &rest_days, &mut working_spans)?;
-            let key = (schedule.year, index);
-            if let Some(first) = seen.get(&key) {
-                return Err(self.error(
-                    raw_schedule.holiday.span(),
-                    format!(
-                        "a second schedule for \"{name}\" in {}: merge it with the first{}",
-                        schedule.year,
-                        self.line_of(first)
-                    ),
-                ));
-            }
-            seen.insert(key, raw_schedule.holiday.span());
-            schedules.push(schedule);
-        }
+        let index_of: HashMap<&str, usize> = ids
+            .iter()
+            .map(|(id, (index, _))| (id.as_str(), *index))
+            .collect();
+        let (schedules, working_spans) = self.schedules(&raw.schedule, &index_of, &rest_days)?;
         let rules = CalendarRules {
             rest_days,
             holidays,
             schedules,
         };
-        for (date, span) in working_spans {
-            if let Some(day) = rules.days_off(date.year()).iter().find(|d| d.date == date) {
-                return Err(self.error(
-                    span,
-                    format!(
-                        "make-up working day {date} is a day off of \"{}\": remove it from \
-                         that holiday's days first",
-                        day.holiday_id
-                    ),
-                ));
-            }
-        }
+        self.check_working_days(&rules, working_spans)?;
         Ok(rules)
     }
 
@@ -423,6 +389,71 @@ impl Validator<'_> {
             compensatory: raw.compensatory.unwrap_or(true),
             enabled: raw.enabled.unwrap_or(true),
         })
+    }
+
+    /// Validates `[[schedule]]` entries against the holidays `ids` (id to index): a schedule of
+    /// an unknown holiday, or a second one of a holiday in one year, is refused. Returns the
+    /// schedules and their make-up working days with their spans, for
+    /// [`Validator::check_working_days`] once the rules are whole.
+    pub(super) fn schedules(
+        &self,
+        raws: &[RawSchedule],
+        ids: &HashMap<&str, usize>,
+        rest_days: &[Weekday],
+    ) -> Result<(Vec<Schedule>, WorkingSpans), CalendarError> {
+        let mut schedules: Vec<Schedule> = Vec::new();
+        let mut working_spans = Vec::new();
+        let mut seen: HashMap<(i16, usize), Range<usize>> = HashMap::new();
+        for raw_schedule in raws {
+            let name = raw_schedule.holiday.get_ref();
+            let Some(&index) = ids.get(name.as_str()) else {
+                let mut known: Vec<&str> = ids.keys().copied().collect();
+                known.sort_unstable();
+                return Err(self.error(
+                    raw_schedule.holiday.span(),
+                    format!(
+                        "schedule refers to unknown holiday \"{name}\"; known holidays: {}",
+                        known.join(", ")
+                    ),
+                ));
+            };
+            let schedule = self.schedule(raw_schedule, index, rest_days, &mut working_spans)?;
+            let key = (schedule.year, index);
+            if let Some(first) = seen.get(&key) {
+                return Err(self.error(
+                    raw_schedule.holiday.span(),
+                    format!(
+                        "a second schedule for \"{name}\" in {}: merge it with the first{}",
+                        schedule.year,
+                        self.line_of(first)
+                    ),
+                ));
+            }
+            seen.insert(key, raw_schedule.holiday.span());
+            schedules.push(schedule);
+        }
+        Ok((schedules, working_spans))
+    }
+
+    /// Refuses a make-up working day that is a day off of the finished `rules`.
+    pub(super) fn check_working_days(
+        &self,
+        rules: &CalendarRules,
+        working_spans: WorkingSpans,
+    ) -> Result<(), CalendarError> {
+        for (date, span) in working_spans {
+            if let Some(day) = rules.days_off(date.year()).iter().find(|d| d.date == date) {
+                return Err(self.error(
+                    span,
+                    format!(
+                        "make-up working day {date} is a day off of \"{}\": remove it from \
+                         that holiday's days first",
+                        day.holiday_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Validates one schedule; the spans of its make-up working days are added to
